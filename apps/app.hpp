@@ -1,0 +1,36 @@
+/*
+ * app.hpp — the commands of gan_cuda, callable from main() and from tests.
+ *
+ * run_app parses the command line, runs the command, and turns every error into a
+ * message on stderr and an exit status: 0 success, 1 runtime failure (CUDA, I/O, a
+ * non-finite loss), 2 bad input (flags, data files, checkpoints), 130/143 interrupted.
+ */
+#pragma once
+
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "engine/backend.hpp"
+#include "engine/cli_options.hpp"
+#include "engine/error.hpp"
+
+namespace gan {
+
+int run_app(int argc, const char* const* argv);
+
+int run_train(const TrainOptions& opt, std::ostream& out);
+int run_sample(const SampleOptions& opt, std::ostream& out);
+int run_kernels(const KernelsOptions& opt, std::ostream& out);
+
+// "auto": CUDA when a device exists, else the CPU (saying so in one line on `log`);
+// "cuda": InputError when there is none; "cpu": the reference backend.
+std::unique_ptr<Backend> select_backend(const std::string& device, bool tf32, std::ostream& log);
+
+// Raised when training stops on a non-finite loss or gradient (exit status 1).
+class NonFiniteError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace gan

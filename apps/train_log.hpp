@@ -1,0 +1,42 @@
+/*
+ * train_log.hpp — what training reports: metrics.jsonl lines and the progress display.
+ *
+ * One record per logged step: step (iterations done), epoch (fractional), d_loss, g_loss,
+ * d_real = mean D(x), d_fake = mean D(G(z)) in the D step, value = V(D,G), g_fake = mean
+ * D(G(z)) in the G step, images_per_s (real images consumed per second since the last
+ * record), skipped_g/skipped_d (updates skipped for non-finite values), time_s.
+ * On a terminal, a progress line redrawn in place (with ETA); otherwise plain lines.
+ */
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "engine/atomic_file.hpp"
+#include "engine/backend.hpp"
+
+namespace gan {
+
+class TrainLog {
+ public:
+  TrainLog(const std::string& metrics_path, std::ostream& out, bool terminal,
+           int64_t iterations_per_epoch, int64_t total_iterations, int64_t start_iteration,
+           int images_per_iteration);
+  // Records the metrics/counters read back after `iteration` iterations.
+  void record(const StepMetrics& m, const StepCounters& c);
+  void message(const std::string& line);  // a line of its own (ends the progress line)
+  void finish();
+
+ private:
+  AppendFile metrics_;
+  std::ostream& out_;
+  bool terminal_;
+  bool line_open_ = false;
+  int64_t per_epoch_, total_, start_, last_iteration_;
+  int images_per_iteration_;
+  std::chrono::steady_clock::time_point t0_, last_time_;
+};
+
+}  // namespace gan

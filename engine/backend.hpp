@@ -1,0 +1,193 @@
+/*
+ * backend.hpp — the interface between the engine and the code that computes.
+ *
+ * The trainer (engine/trainer.cpp) is written once against this interface; a backend
+ * owns memory and executes fused ops on it. Two implement it:
+ *   - CpuBackend  (kernels/cpu/): plain C++ reference, the oracle for every kernel;
+ *   - CudaBackend (kernels/cuda/): fused CUDA kernels, everything resident on the GPU.
+ *
+ * Conventions every backend meets (tests/test_ops_*.cpp hold them to it):
+ *   - Pointers passed to ops are backend memory (from alloc()); the engine never
+ *     dereferences them. Matrices are row-major: activations [rows, width], Linear
+ *     weights [out, in] as in PyTorch. Ops run in issue order on one stream; they may be
+ *     asynchronous, and download() waits for everything issued before it.
+ *   - Nothing in an op depends on host-side state that changes between iterations:
+ *     everything that advances (batch cursor, noise draw number, Adam step) is read from
+ *     StepCounters in backend memory, so a CUDA graph of one iteration can be replayed.
+ *   - Backward ops overwrite gradients (never accumulate), and consume `dy` (it is
+ *     overwritten with the gradient before the activation/BatchNorm).
+ *   - Reductions are deterministic: same inputs, same bits.
+ */
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/model_spec.hpp"
+#include "kernels/philox.h"
+
+namespace gan {
+
+enum class Mode : uint8_t { Train, Eval };
+enum class Net : uint8_t { G = 0, D = 1 };
+enum class GLoss : uint8_t { NonSaturating, Minimax };
+
+// What the discriminator head computes (see d_head below).
+enum class HeadMode : uint8_t {
+  DStep,           // rows = n_real real then n_fake fake; D's BCE loss and its gradients
+  GNonSaturating,  // rows = n_fake fake; G loss  -mean log D(G(z))
+  GMinimax,        // rows = n_fake fake; G loss   mean log(1 - D(G(z)))
+};
+
+// Per-layer tensors, pointing into the arenas. gamma/beta/running stats are null for
+// layers without BatchNorm.
+struct DenseParams {
+  const float* W = nullptr;
+  const float* b = nullptr;
+  const float* gamma = nullptr;
+  const float* beta = nullptr;
+};
+struct DenseGrads {  // all null: compute the input gradient only (D during the G step)
+  float* dW = nullptr;
+  float* db = nullptr;
+  float* dgamma = nullptr;
+  float* dbeta = nullptr;
+};
+struct BnStats {
+  float* running_mean = nullptr;
+  float* running_var = nullptr;
+};
+// What a training-mode BatchNorm forward keeps for its backward: z = x W^T + b
+// [rows, out], the batch mean and 1/sqrt(biased var + eps) [out]. Unused (may be null)
+// without BatchNorm or in eval mode.
+struct DenseSaved {
+  float* z = nullptr;
+  float* mean = nullptr;
+  float* rstd = nullptr;
+};
+
+// Scalars written by d_head, read back by the engine every few steps.
+struct StepMetrics {
+  float d_loss = 0;   // BCE(D(x), 1) + BCE(D(G(z)), 0), batch means   (= -V(D,G))
+  float d_real = 0;   // mean D(x) over the real rows
+  float d_fake = 0;   // mean D(G(z)) over the fake rows of the D step
+  float value = 0;    // V(D,G) = mean log D(x) + mean log(1 - D(G(z)))
+  float g_loss = 0;   // the generator's loss (per --g-loss)
+  float g_fake = 0;   // mean D(G(z)) over the G step's batch
+};
+
+// Counters in backend memory, advanced by ops on the device.
+struct StepCounters {
+  int64_t iteration = 0;          // iterations completed (each: d_steps D updates + 1 G update)
+  int64_t batch_cursor = 0;       // next real batch within this epoch's permutation
+  int64_t adam_step[2] = {0, 0};  // Adam updates applied to G, D
+  int64_t skipped[2] = {0, 0};    // updates skipped: non-finite loss or gradient
+  int64_t bad_now[2] = {0, 0};    // 1 when the latest check_finite of G, D failed
+  int64_t first_bad_iteration[2] = {-1, -1};
+};
+
+struct AdamConfig {
+  float lr = 2e-4f, beta1 = 0.5f, beta2 = 0.999f, eps = 1e-8f;
+};
+
+// One op's kernel variants, for `gan_cuda kernels` and `--kernel OP=VARIANT`.
+struct OpVariants {
+  std::string op;
+  std::vector<std::string> variants;  // the first is the default
+  std::string selected;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;  // "cpu", "cuda:0 NVIDIA H200", ...
+  virtual bool is_cuda() const = 0;
+
+  // ---- memory ------------------------------------------------------------------
+  virtual void* alloc(size_t bytes) = 0;  // zero-filled; throws with the size on failure
+  virtual void free(void* p) noexcept = 0;
+  virtual void* alloc_host(size_t bytes) = 0;  // host memory fit for download_async
+  virtual void free_host(void* p) noexcept = 0;
+  virtual void upload(void* dst, const void* src, size_t bytes) = 0;
+  virtual void download(void* dst, const void* src, size_t bytes) = 0;  // waits for the copy
+  // Starts a copy into alloc_host() memory; complete after wait_downloads().
+  virtual void download_async(void* dst, const void* src, size_t bytes) = 0;
+  virtual bool downloads_done() = 0;  // non-blocking
+  virtual void wait_downloads() = 0;
+  virtual void copy(void* dst, const void* src, size_t bytes) = 0;  // within backend memory
+  virtual void synchronize() = 0;
+
+  // ---- data --------------------------------------------------------------------
+  // perm[0..n) = indices 0..n-1 sorted stably by key philox_u32(seed, Shuffle:epoch, i);
+  // also sets c->batch_cursor = 0.
+  virtual void shuffle(int32_t* perm, int n, uint64_t seed, uint64_t epoch, StepCounters* c) = 0;
+  // out[r, :] = images[perm[(c->batch_cursor + slot) * rows + r], :] / 255, r < rows.
+  virtual void gather_batch(float* out, const uint8_t* images, int dim, const int32_t* perm,
+                            const StepCounters* c, int slot, int rows) = 0;
+  // out[i] = philox_normal(seed, stream_id(purpose, k), i), i < n, where
+  // k = (counter ? *counter : 0) * k_mul + k_add is read from backend memory at run time.
+  virtual void noise(float* out, size_t n, uint64_t seed, Stream purpose, const int64_t* counter,
+                     int64_t k_mul, int64_t k_add) = 0;
+
+  // ---- layers ------------------------------------------------------------------
+  // y = act(BN(x W^T + b)) for `rows` rows. Train mode with BatchNorm: batch statistics
+  // (biased variance), saves z/mean/rstd, and updates running stats with momentum
+  // (unbiased variance; needs rows >= 2). Eval mode: running statistics.
+  virtual void dense_forward(const DenseDesc& d, Mode mode, int rows, const float* x,
+                             DenseParams p, BnStats rs, DenseSaved s, float* y) = 0;
+  // Backward of a training-mode dense_forward. `dy` [rows, out] is consumed. Writes the
+  // parameter gradients (unless g is all null) and dx [rows, in] (unless dx is null).
+  virtual void dense_backward(const DenseDesc& d, int rows, const float* x, DenseParams p,
+                              DenseSaved s, const float* y, float* dy, DenseGrads g,
+                              float* dx) = 0;
+  // The discriminator's last layer (d.out == 1) fused with the loss: logits l = x w^T + b
+  // for n_real + n_fake rows, the loss of `mode`, its gradient w.r.t. l, and from it
+  // dw, db (if g.dW is non-null) and dx (if non-null). Writes the fields of `m` that
+  // belong to the mode (DStep: d_loss, d_real, d_fake, value; G modes: g_loss, g_fake).
+  // Stable forms: log D = -softplus(-l), log(1 - D) = -softplus(l).
+  virtual void d_head(const DenseDesc& d, HeadMode mode, int n_real, int n_fake, const float* x,
+                      DenseParams p, DenseGrads g, float* dx, StepMetrics* m) = 0;
+
+  // ---- optimizer -----------------------------------------------------------------
+  // Sets c->bad_now[net] to whether *loss or any of grads[0..n) is non-finite; on the
+  // first failure records c->first_bad_iteration[net] = c->iteration.
+  virtual void check_finite(const float* grads, size_t n, const float* loss, Net net,
+                            StepCounters* c) = 0;
+  // Unless c->bad_now[net] (then c->skipped[net] += 1 and nothing else changes):
+  // t = ++c->adam_step[net] and PyTorch's Adam update of params[0..n) in place.
+  virtual void adam(float* params, const float* grads, float* m, float* v, size_t n,
+                    const AdamConfig& cfg, Net net, StepCounters* c) = 0;
+  // c->iteration += 1, c->batch_cursor += d_steps.
+  virtual void end_iteration(StepCounters* c, int d_steps) = 0;
+
+  // ---- graphs and profiling -----------------------------------------------------
+  virtual bool supports_graphs() const { return false; }
+  virtual void begin_capture() {}
+  virtual void end_capture() {}
+  virtual void replay() {}
+  virtual void range_push(const char* /*name*/) {}  // NVTX range, where there is one
+  virtual void range_pop() {}
+  virtual void profiler_start() {}  // cudaProfilerStart, where there is one
+  virtual void profiler_stop() {}
+
+  // ---- kernel variants ----------------------------------------------------------
+  virtual std::vector<OpVariants> kernel_variants() const = 0;
+  // Throws InputError naming the known ops/variants when either is unknown.
+  virtual void select_kernel(const std::string& op, const std::string& variant) = 0;
+};
+
+// RAII range for Backend::range_push/pop.
+class ScopedRange {
+ public:
+  ScopedRange(Backend& b, const char* name) : b_(b) { b_.range_push(name); }
+  ~ScopedRange() { b_.range_pop(); }
+  ScopedRange(const ScopedRange&) = delete;
+  ScopedRange& operator=(const ScopedRange&) = delete;
+
+ private:
+  Backend& b_;
+};
+
+}  // namespace gan

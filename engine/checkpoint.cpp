@@ -1,0 +1,137 @@
+/*
+ * checkpoint.cpp — TrainState <-> safetensors, with PyTorch names.
+ */
+#include "engine/checkpoint.hpp"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "engine/error.hpp"
+#include "engine/safetensors.hpp"
+
+namespace gan {
+
+namespace {
+
+constexpr const char* kFormat = "gan_cuda-checkpoint";
+constexpr const char* kVersion = "1";
+const char* const kNetPrefix[2] = {"G.", "D."};
+const char* const kAdamPrefix[2] = {"adam.G.", "adam.D."};
+
+void check_finite(const std::vector<float>& v, const char* what, const std::string& path) {
+  for (float x : v)
+    if (!std::isfinite(x))
+      GAN_FAIL("refusing to write " << path << ": " << what << " holds non-finite values");
+}
+
+std::string state_json(const TrainState& s) {
+  const StepCounters& c = s.counters;
+  nlohmann::json j;
+  j["epoch"] = s.epoch;
+  j["data_count"] = s.data_count;
+  j["iteration"] = c.iteration;
+  j["batch_cursor"] = c.batch_cursor;
+  j["skipped"] = {c.skipped[0], c.skipped[1]};
+  j["first_bad_iteration"] = {c.first_bad_iteration[0], c.first_bad_iteration[1]};
+  return j.dump();
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const TrainConfig& config, const TrainState& s,
+                     bool weights_only) {
+  const NetLayout nets[2] = {layout_generator(config.spec), layout_discriminator(config.spec)};
+  SafetensorsWriter w;
+  for (int q = 0; q < 2; ++q) {
+    check_finite(s.params[q], q == 0 ? "the generator" : "the discriminator", path);
+    for (const TensorEntry& e : nets[q].params)
+      w.add_f32(kNetPrefix[q] + e.name, e.shape, s.params[q].data() + e.offset);
+  }
+  check_finite(s.bn_stats, "a BatchNorm running statistic", path);
+  for (const TensorEntry& e : nets[0].buffers)
+    w.add_f32(kNetPrefix[0] + e.name, e.shape, s.bn_stats.data() + e.offset);
+  const int64_t tracked = s.counters.iteration * (config.d_steps + 1);
+  for (const std::string& bn : nets[0].bn_modules)
+    w.add_i64_scalar(kNetPrefix[0] + bn + ".num_batches_tracked", tracked);
+  if (!weights_only) {
+    for (int q = 0; q < 2; ++q) {
+      check_finite(s.adam_m[q], "an Adam moment", path);
+      check_finite(s.adam_v[q], "an Adam moment", path);
+      for (const TensorEntry& e : nets[q].params) {
+        w.add_f32(std::string(kAdamPrefix[q]) + "exp_avg." + e.name, e.shape,
+                  s.adam_m[q].data() + e.offset);
+        w.add_f32(std::string(kAdamPrefix[q]) + "exp_avg_sq." + e.name, e.shape,
+                  s.adam_v[q].data() + e.offset);
+      }
+      w.add_i64_scalar(std::string(kAdamPrefix[q]) + "step", s.counters.adam_step[q]);
+    }
+  }
+  w.set_metadata("format", kFormat);
+  w.set_metadata("version", kVersion);
+  w.set_metadata("config", to_json(config));
+  w.set_metadata("state", state_json(s));
+  w.set_metadata("weights_only", weights_only ? "true" : "false");
+  w.write(path);
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  const SafetensorsFile f = SafetensorsFile::read(path);
+  if (!f.metadata().count("format") || f.meta("format") != kFormat)
+    GAN_INPUT_FAIL(path << ": not a gan_cuda checkpoint (no format=" << kFormat << " metadata)");
+  if (f.meta("version") != kVersion)
+    GAN_INPUT_FAIL(path << ": checkpoint version " << f.meta("version") << " is not supported "
+                        << "(this build reads version " << kVersion << ")");
+  Checkpoint ck;
+  try {
+    ck.config = train_config_from_json(f.meta("config"));
+  } catch (const InputError& e) {
+    GAN_INPUT_FAIL(path << ": " << e.what());
+  }
+  ck.has_optimizer = f.meta("weights_only") != "true";
+  const NetLayout nets[2] = {layout_generator(ck.config.spec),
+                             layout_discriminator(ck.config.spec)};
+  TrainState& s = ck.state;
+  for (int q = 0; q < 2; ++q) {
+    s.params[q].assign(nets[q].param_count, 0.0f);
+    s.adam_m[q].assign(nets[q].param_count, 0.0f);
+    s.adam_v[q].assign(nets[q].param_count, 0.0f);
+    for (const TensorEntry& e : nets[q].params) {
+      const auto v = f.f32(kNetPrefix[q] + e.name, e.shape);
+      std::copy(v.begin(), v.end(), s.params[q].begin() + e.offset);
+      if (!ck.has_optimizer) continue;
+      const auto m = f.f32(std::string(kAdamPrefix[q]) + "exp_avg." + e.name, e.shape);
+      const auto vv = f.f32(std::string(kAdamPrefix[q]) + "exp_avg_sq." + e.name, e.shape);
+      std::copy(m.begin(), m.end(), s.adam_m[q].begin() + e.offset);
+      std::copy(vv.begin(), vv.end(), s.adam_v[q].begin() + e.offset);
+    }
+    if (ck.has_optimizer) s.counters.adam_step[q] = f.i64_scalar(std::string(kAdamPrefix[q]) + "step");
+  }
+  s.bn_stats.assign(nets[0].stat_count, 0.0f);
+  for (const TensorEntry& e : nets[0].buffers) {
+    const auto v = f.f32(kNetPrefix[0] + e.name, e.shape);
+    std::copy(v.begin(), v.end(), s.bn_stats.begin() + e.offset);
+  }
+  try {
+    const nlohmann::json j = nlohmann::json::parse(f.meta("state"));
+    s.epoch = j.at("epoch").get<int64_t>();
+    s.data_count = j.value("data_count", int64_t{0});
+    s.counters.iteration = j.at("iteration").get<int64_t>();
+    s.counters.batch_cursor = j.at("batch_cursor").get<int64_t>();
+    for (int q = 0; q < 2; ++q) {
+      s.counters.skipped[q] = j.at("skipped").at(q).get<int64_t>();
+      s.counters.first_bad_iteration[q] = j.at("first_bad_iteration").at(q).get<int64_t>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    GAN_INPUT_FAIL(path << ": bad 'state' metadata: " << e.what());
+  }
+  if (s.epoch < 0 || s.counters.iteration < 0 || s.counters.batch_cursor < 0 ||
+      s.counters.adam_step[0] < 0 || s.counters.adam_step[1] < 0)
+    GAN_INPUT_FAIL(path << ": negative counters in the checkpoint state");
+  for (int q = 0; q < 2; ++q)
+    for (const auto* v : {&s.params[q], &s.adam_m[q], &s.adam_v[q]})
+      for (float x : *v)
+        if (!std::isfinite(x)) GAN_INPUT_FAIL(path << ": holds non-finite values");
+  return ck;
+}
+
+}  // namespace gan

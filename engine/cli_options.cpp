@@ -1,0 +1,134 @@
+/*
+ * cli_options.cpp — CLI11 definitions of the train, sample and kernels commands.
+ */
+#include "engine/cli_options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include "engine/error.hpp"
+
+namespace gan {
+
+std::pair<int64_t, int64_t> parse_step_range(const std::string& s) {
+  const size_t colon = s.find(':');
+  try {
+    if (colon == std::string::npos) throw std::invalid_argument(s);
+    size_t used_a = 0, used_b = 0;
+    const std::string a = s.substr(0, colon), b = s.substr(colon + 1);
+    const long long first = std::stoll(a, &used_a), last = std::stoll(b, &used_b);
+    if (used_a != a.size() || used_b != b.size() || first < 0 || last < first)
+      throw std::invalid_argument(s);
+    return {first, last};
+  } catch (const std::exception&) {
+    GAN_INPUT_FAIL("--profile-steps expects A:B with 0 <= A <= B (iterations), got '" << s << "'");
+  }
+}
+
+std::pair<std::string, std::string> parse_kernel_choice(const std::string& s) {
+  const size_t eq = s.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())
+    GAN_INPUT_FAIL("--kernel expects OP=VARIANT (see `gan_cuda kernels`), got '" << s << "'");
+  return {s.substr(0, eq), s.substr(eq + 1)};
+}
+
+namespace {
+
+void add_device_option(CLI::App* app, std::string* device) {
+  app->add_option("--device", *device, "auto (GPU if present), cuda or cpu")
+      ->check(CLI::IsMember({"auto", "cuda", "cpu"}));
+}
+
+}  // namespace
+
+CliCommand parse_cli(int argc, const char* const* argv, const std::string& default_data) {
+  CliCommand cmd;
+  TrainOptions& t = cmd.train;
+  TrainConfig& c = t.config;
+  t.data = default_data;
+  CLI::App app{"gan_cuda: trains the GAN of Goodfellow et al. (2014) on MNIST IDX files"};
+  app.require_subcommand(0, 1);
+  // Training flags live on the top level (training is the default action) and on `train`.
+  CLI::App* train = app.add_subcommand("train", "train (the default when no command is given)");
+  std::string g_loss = "non-saturating", nan_policy = "abort", profile_steps;
+  std::vector<std::string> kernel_choices;
+  std::vector<int> g_widths = c.spec.g_widths, d_widths = c.spec.d_widths;
+  auto add_train_flags = [&](CLI::App* a) {
+    a->add_option("--data", t.data, "directory of MNIST IDX files (raw or .gz)");
+    a->add_option("--epochs", t.epochs, "total epochs (a resumed run continues up to this)")
+        ->check(CLI::Range(1, 1000000));
+    a->add_option("--batch-size", c.batch_size, "real images per D step");
+    a->add_option("--z-dim", c.spec.z_dim, "noise dimension");
+    a->add_option("--g-widths", g_widths, "generator hidden widths")->delimiter(',');
+    a->add_option("--d-widths", d_widths, "discriminator hidden widths")->delimiter(',');
+    a->add_option("--lr", c.adam.lr, "Adam learning rate");
+    a->add_option("--beta1", c.adam.beta1, "Adam beta1");
+    a->add_option("--beta2", c.adam.beta2, "Adam beta2");
+    a->add_option("--g-loss", g_loss, "non-saturating or minimax");
+    a->add_option("--d-steps", c.d_steps, "D updates per G update (k of Algorithm 1)");
+    a->add_option("--seed", c.seed, "seed of every random stream");
+    a->add_option("--nan-policy", nan_policy, "abort or skip on a non-finite loss/gradient")
+        ->check(CLI::IsMember({"abort", "skip"}));
+    add_device_option(a, &t.device);
+    a->add_option("--out", t.out, "output directory");
+    a->add_option("--sample-every", t.sample_every, "epochs between sample grids")
+        ->check(CLI::Range(1, 1000000));
+    a->add_option("--checkpoint-every", t.checkpoint_every, "epochs between checkpoints")
+        ->check(CLI::Range(1, 1000000));
+    a->add_option("--log-every", t.log_every, "iterations between metrics lines")
+        ->check(CLI::Range(1, 100000000));
+    a->add_option("--resume", t.resume, "continue from this checkpoint");
+    a->add_flag("--no-graph", t.no_graph, "launch the iteration eagerly instead of a CUDA graph");
+    a->add_flag("--tf32", t.tf32, "TF32 tensor-core matrix products (CUDA)");
+    a->add_option("--kernel", kernel_choices, "OP=VARIANT kernel choice (repeatable)");
+    a->add_option("--profile-steps", profile_steps, "A:B: cudaProfilerStart/Stop around these");
+  };
+  add_train_flags(&app);
+  add_train_flags(train);
+
+  CLI::App* sample = app.add_subcommand("sample", "write generated samples from a checkpoint");
+  sample->add_option("--checkpoint", cmd.sample.checkpoint, "checkpoint file")->required();
+  sample->add_option("--n", cmd.sample.n, "number of samples")->check(CLI::Range(1, 1000000));
+  sample->add_option("--out", cmd.sample.out, "FILE.png (grid), FILE.idx or FILE.idx.gz")
+      ->required();
+  sample->add_option("--seed", cmd.sample.seed, "noise seed");
+  add_device_option(sample, &cmd.sample.device);
+
+  CLI::App* kernels = app.add_subcommand("kernels", "list the kernel variants of each op");
+  add_device_option(kernels, &cmd.kernels.device);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    cmd.kind = CliCommand::Kind::Help;
+    cmd.help = app.help();
+    for (CLI::App* sub : {train, sample, kernels})
+      if (sub->parsed()) cmd.help = sub->help();
+    return cmd;
+  } catch (const CLI::ParseError& e) {
+    GAN_INPUT_FAIL(e.what() << " (see gan_cuda --help)");
+  }
+  if (sample->parsed()) {
+    cmd.kind = CliCommand::Kind::Sample;
+    return cmd;
+  }
+  if (kernels->parsed()) {
+    cmd.kind = CliCommand::Kind::Kernels;
+    return cmd;
+  }
+  cmd.kind = CliCommand::Kind::Train;
+  c.spec.g_widths = g_widths;
+  c.spec.d_widths = d_widths;
+  c.g_loss = parse_g_loss(g_loss);
+  c.nan_policy = nan_policy == "skip" ? NanPolicy::Skip : NanPolicy::Abort;
+  for (const std::string& k : kernel_choices) t.kernels.push_back(parse_kernel_choice(k));
+  if (!profile_steps.empty()) std::tie(t.profile_first, t.profile_last) = parse_step_range(profile_steps);
+  for (const char* flag : {"--batch-size", "--z-dim", "--g-widths", "--d-widths", "--lr",
+                           "--beta1", "--beta2", "--g-loss", "--d-steps", "--seed", "--nan-policy"}) {
+    const CLI::App* where = train->parsed() ? train : &app;
+    if (where->count(flag) > 0) t.explicit_flags.insert(flag);
+  }
+  c.validate();
+  return cmd;
+}
+
+}  // namespace gan
