@@ -35,7 +35,11 @@ void write_file_atomic(const std::string& path, const void* data, size_t bytes) 
   std::vector<char> name(tmp.begin(), tmp.end());
   name.push_back('\0');
   const int fd = ::mkstemp(name.data());
-  if (fd < 0) fail_io("create a file in", dir, errno);
+  if (fd < 0) {
+    const int err = errno;
+    GAN_INPUT_FAIL("cannot write " << path << ": cannot create a file in " << dir << ": "
+                                   << std::strerror(err));
+  }
   tmp = name.data();
   auto abandon = [&](const char* what, int err) {
     ::close(fd);
