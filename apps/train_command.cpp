@@ -97,12 +97,12 @@ int run_train(const TrainOptions& opt, std::ostream& out) {
         GAN_INPUT_FAIL(opt.out << " already holds a run (" << p << "); continue it with --resume "
                                << ckpt_path << " or choose another --out");
   }
+  const auto backend = select_backend(opt.device, opt.tf32, out);
+  for (const auto& [op, variant] : opt.kernels) backend->select_kernel(op, variant);
   ensure_writable_dir(opt.out);
   ensure_writable_dir(samples_dir);
 
   // ---- engine -------------------------------------------------------------------
-  const auto backend = select_backend(opt.device, opt.tf32, out);
-  for (const auto& [op, variant] : opt.kernels) backend->select_kernel(op, variant);
   Trainer trainer(*backend, config, !opt.no_graph);
   trainer.set_data(data);
   if (resuming)
