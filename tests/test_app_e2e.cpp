@@ -86,7 +86,7 @@ TEST_CASE("a small model trains end to end on the bundled digits") {
   }
 }
 
-TEST_CASE("same seed and flags give a bit-identical run; --epochs 1 + --resume to 2 equals 2") {
+TEST_CASE("same seed and flags give a bit-identical run: --epochs 1 + --resume to 2 equals 2") {
   TempDir tmp("determinism");
   const std::vector<std::string> shrink = {"--g-widths", "16", "--d-widths", "16"};
   REQUIRE(run_gan(train_args(tmp / "a", 2, shrink)).status == 0);

@@ -68,7 +68,7 @@ TEST_CASE("malformed data is refused naming the file, before anything is written
   CHECK_FALSE(std::filesystem::exists(tmp / "run"));
 }
 
-TEST_CASE("runs and checkpoints are protected; bad checkpoints are refused") {
+TEST_CASE("runs and checkpoints are protected: bad checkpoints are refused") {
   TempDir tmp("ckcli");
   const std::string run = tmp / "run";
   REQUIRE(run_gan(with({}, {"--out", run, "--epochs", "1", "--g-widths", "16",
@@ -99,7 +99,7 @@ TEST_CASE("runs and checkpoints are protected; bad checkpoints are refused") {
   CHECK(before == read_file(ck));
 }
 
-TEST_CASE("--help prints usage and exits 0; kernels lists the ops") {
+TEST_CASE("--help prints usage and exits 0: kernels lists the ops") {
   const ProcessResult h = run_gan({"--help"});
   CHECK(h.status == 0);
   CHECK(h.out.find("--epochs") != std::string::npos);

@@ -181,7 +181,7 @@ TEST_CASE("idx: the bundled MNIST splits load with 10000 balanced 28x28 digits e
   CHECK(Bytes(train.labels.begin(), train.labels.begin() + 8) == Bytes{8, 6, 2, 8, 5, 1, 2, 0});
 }
 
-TEST_CASE("idx: raw and gzip files of the same bytes load identically; raw is preferred") {
+TEST_CASE("idx: raw and gzip files of the same bytes load identically: raw is preferred") {
   TempDir dir;
   for (const char* base : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"}) {
     const Bytes gz = gan::read_file(kMnistDir + "/" + base + ".gz");
@@ -369,7 +369,7 @@ TEST_CASE("idx: a payload shorter or longer than the header says is refused") {
 
 // ---- gzip --------------------------------------------------------------------------
 
-TEST_CASE("idx: gzip input decodes like raw input; multi-member gzip is accepted") {
+TEST_CASE("idx: gzip input decodes like raw input: multi-member gzip is accepted") {
   const Bytes raw = make_idx(0x08, {4, 5, 6}, iota_bytes(120));
   const Bytes gz = gzip(raw);
   const gan::IdxArray a = gan::parse_idx(gz.data(), gz.size(), "g.idx.gz", 3);

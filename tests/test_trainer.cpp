@@ -133,7 +133,7 @@ TEST_CASE("the minimax generator loss is log(1 - D(G(z))) < 0") {
   CHECK(m.g_loss == doctest::Approx(std::log(1.0f - m.g_fake)).epsilon(0.05));
 }
 
-TEST_CASE("same seed, same bits; a saved state continues exactly like an uninterrupted run") {
+TEST_CASE("same seed, same bits: a saved state continues exactly like an uninterrupted run") {
   auto be = make_cpu_backend();
   const Dataset data = synthetic_data(96, 6, 5);
   auto run = [&](int iterations) {
