@@ -8,7 +8,8 @@
  *   adam.G.exp_avg.<name>, adam.G.exp_avg_sq.<name>, adam.G.step (I64 []), same for D
  * so `{k[2:]: v for k, v in load_file(f).items() if k.startswith("G.")}` is G's state_dict.
  * Metadata: format = "gan_cuda-checkpoint", version = "1", config = TrainConfig JSON,
- * state = JSON of the counters and epoch (all RNG state: Philox streams are addressed by
+ * state = JSON of the counters, epoch and data_count (the number of training images; all RNG
+ * state is here too: Philox streams are addressed by
  * seed + counters). A weights-only checkpoint (for sharing) omits the adam.* tensors.
  *
  * Saving refuses non-finite values and writes atomically (engine/atomic_file.hpp).
