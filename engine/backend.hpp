@@ -20,8 +20,10 @@
  */
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -107,6 +109,10 @@ class Backend {
 
   // ---- memory ------------------------------------------------------------------
   virtual void* alloc(size_t bytes) = 0;  // zero-filled; throws with the size on failure
+  // Bytes of backend memory a model may still take (CPU: the physical memory; CUDA: the
+  // device's free memory). The trainer refuses sizes beyond it before allocating anything.
+  // SIZE_MAX where the backend cannot tell.
+  virtual size_t memory_budget() const { return SIZE_MAX; }
   virtual void free(void* p) noexcept = 0;
   virtual void* alloc_host(size_t bytes) = 0;  // host memory fit for download_async
   virtual void free_host(void* p) noexcept = 0;
@@ -171,6 +177,21 @@ class Backend {
   virtual void range_pop() {}
   virtual void profiler_start() {}  // cudaProfilerStart, where there is one
   virtual void profiler_stop() {}
+
+  // ---- timing ---------------------------------------------------------------------
+  // Milliseconds that the work issued by `work` takes to run. This default waits for the
+  // backend, reads the host's steady clock around work() and waits again before the second
+  // reading; the CUDA backend records events around work() on its stream instead.
+  virtual double time_ms(const std::function<void()>& work) {
+    synchronize();
+    const auto t0 = std::chrono::steady_clock::now();
+    work();
+    synchronize();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+        .count();
+  }
+  // Kernel launches in one replay of the captured graph; -1 where none has been captured.
+  virtual long long graph_kernel_count() const { return -1; }
 
   // ---- kernel variants ----------------------------------------------------------
   virtual std::vector<OpVariants> kernel_variants() const = 0;
