@@ -23,8 +23,15 @@ std::string parent_dir(const std::string& path) {
   return parent.empty() ? std::string(".") : parent.string();
 }
 
+// A path that cannot be opened, created or replaced is bad input (exit status 2)...
 [[noreturn]] void fail_io(const std::string& what, const std::string& path, int err) {
   GAN_INPUT_FAIL("cannot " << what << " " << path << ": " << std::strerror(err));
+}
+
+// ... while data that cannot be written to an open file (disk full, file too large, I/O
+// error) is a runtime failure (exit status 1).
+[[noreturn]] void fail_output(const std::string& what, const std::string& path, int err) {
+  throw Error("cannot " + what + " " + path + ": " + std::strerror(err));
 }
 
 }  // namespace
@@ -44,7 +51,7 @@ void write_file_atomic(const std::string& path, const void* data, size_t bytes) 
   auto abandon = [&](const char* what, int err) {
     ::close(fd);
     ::unlink(tmp.c_str());
-    fail_io(what, path, err);
+    fail_output(what, path, err);
   };
   const char* p = static_cast<const char*>(data);
   size_t left = bytes;
@@ -62,7 +69,7 @@ void write_file_atomic(const std::string& path, const void* data, size_t bytes) 
   if (::close(fd) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    fail_io("close", path, err);
+    fail_output("close", path, err);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
@@ -143,7 +150,7 @@ void AppendFile::write(const std::string& text) {
     const ssize_t n = ::write(fd_, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      fail_io("append to", path_, errno);
+      fail_output("append to", path_, errno);
     }
     p += n;
     left -= static_cast<size_t>(n);

@@ -4,6 +4,7 @@
 #include "engine/checkpoint.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "engine/error.hpp"
@@ -34,6 +35,16 @@ std::string state_json(const TrainState& s) {
   j["skipped"] = {c.skipped[0], c.skipped[1]};
   j["first_bad_iteration"] = {c.first_bad_iteration[0], c.first_bad_iteration[1]};
   return j.dump();
+}
+
+// A counter of the 'state' metadata: an integer in int64 range (get<int64_t>() would wrap a
+// larger one and is undefined for a float out of range).
+int64_t state_int(const nlohmann::json& v, const std::string& path) {
+  if (!v.is_number_integer() ||
+      (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX)))
+    GAN_INPUT_FAIL(path << ": bad 'state' metadata: " << v.dump()
+                        << " is not an integer counter");
+  return v.get<int64_t>();
 }
 
 }  // namespace
@@ -90,6 +101,16 @@ Checkpoint load_checkpoint(const std::string& path) {
   ck.has_optimizer = f.meta("weights_only") != "true";
   const NetLayout nets[2] = {layout_generator(ck.config.spec),
                              layout_discriminator(ck.config.spec)};
+  // Every tensor the configuration implies must be in the file, with its shape, before any
+  // array is sized from the configuration: a crafted configuration cannot make the loader
+  // allocate more than the file holds.
+  auto require = [&](const std::string& name, const std::vector<int64_t>& shape) {
+    const StTensor& t = f.get(name);
+    if (t.dtype != DType::F32 || t.shape != shape) (void)f.f32(name, shape);  // names the mismatch
+  };
+  for (int q = 0; q < 2; ++q)
+    for (const TensorEntry& e : nets[q].params) require(kNetPrefix[q] + e.name, e.shape);
+  for (const TensorEntry& e : nets[0].buffers) require(kNetPrefix[0] + e.name, e.shape);
   TrainState& s = ck.state;
   for (int q = 0; q < 2; ++q) {
     s.params[q].assign(nets[q].param_count, 0.0f);
@@ -113,13 +134,13 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   try {
     const nlohmann::json j = nlohmann::json::parse(f.meta("state"));
-    s.epoch = j.at("epoch").get<int64_t>();
-    s.data_count = j.value("data_count", int64_t{0});
-    s.counters.iteration = j.at("iteration").get<int64_t>();
-    s.counters.batch_cursor = j.at("batch_cursor").get<int64_t>();
+    s.epoch = state_int(j.at("epoch"), path);
+    s.data_count = j.contains("data_count") ? state_int(j.at("data_count"), path) : 0;
+    s.counters.iteration = state_int(j.at("iteration"), path);
+    s.counters.batch_cursor = state_int(j.at("batch_cursor"), path);
     for (int q = 0; q < 2; ++q) {
-      s.counters.skipped[q] = j.at("skipped").at(q).get<int64_t>();
-      s.counters.first_bad_iteration[q] = j.at("first_bad_iteration").at(q).get<int64_t>();
+      s.counters.skipped[q] = state_int(j.at("skipped").at(q), path);
+      s.counters.first_bad_iteration[q] = state_int(j.at("first_bad_iteration").at(q), path);
     }
   } catch (const nlohmann::json::exception& e) {
     GAN_INPUT_FAIL(path << ": bad 'state' metadata: " << e.what());

@@ -254,9 +254,23 @@ IdxArray parse_with(Reader& in, const std::string& name, int expected_rank, bool
                         << "has " << got << " (" << (bytes - got) << " missing)");
   };
   uint64_t rest = 0;
-  if (in.remaining(&rest) && rest < bytes) short_payload(rest);  // before allocating
-  out.data.resize(static_cast<size_t>(bytes));  // sized by the header, never by the stream
-  const size_t got = in.read(out.data.data(), out.data.size());
+  size_t got = 0;
+  if (in.remaining(&rest)) {
+    if (rest < bytes) short_payload(rest);  // before allocating
+    out.data.resize(static_cast<size_t>(bytes));
+    got = in.read(out.data.data(), out.data.size());
+  } else {
+    // How much a gzip stream holds is known only once inflated: the buffer grows with the
+    // data (doubling from 1 MiB, never past what the header says), so a small file whose
+    // header claims a huge payload costs at most twice what it really inflates to.
+    size_t cap = static_cast<size_t>(std::min<uint64_t>(bytes, uint64_t(1) << 20));
+    while (true) {
+      out.data.resize(cap);
+      got += in.read(out.data.data() + got, cap - got);
+      if (got < cap || cap == bytes) break;
+      cap = static_cast<size_t>(std::min<uint64_t>(bytes, uint64_t(2) * cap));
+    }
+  }
   if (got < bytes) short_payload(got);
   bool more = false;
   const uint64_t extra = in.drain(&more);

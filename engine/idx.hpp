@@ -9,11 +9,12 @@
  * wrong (bad magic, another element type, wrong rank, a zero dimension, a size over 2^31 - 1
  * bytes, a missing or extra payload byte, a corrupt or truncated gzip stream with zlib's
  * reason). A gzip file is recognised by its magic 1f 8b and inflated incrementally: the
- * header is read first and the payload buffer is sized from it, so a stream that inflates to
- * more than the header implies is refused after at most a few KiB of extra output (a gzip
- * bomb allocates no more than its header claims). Multi-member gzip (concatenated streams,
- * as written by pigz or `cat a.gz b.gz`) is accepted; anything after the last member that is
- * not another gzip member is refused.
+ * header is read first and the payload buffer grows with the inflated data (doubling from
+ * 1 MiB) up to the size it implies, so a small file whose header claims gigabytes costs at
+ * most twice what it really inflates to, and a stream that inflates to more than the header
+ * implies is refused after at most a few KiB of extra output. Multi-member gzip
+ * (concatenated streams, as written by pigz or `cat a.gz b.gz`) is accepted; anything after
+ * the last member that is not another gzip member is refused.
  */
 #pragma once
 

@@ -15,8 +15,9 @@ struct sigaction g_old_int, g_old_term;
 
 extern "C" void on_signal(int sig) {
   if (g_signal != 0) {
-    static const char msg[] = "\ngan_cuda: second interrupt, stopping now\n";
-    (void)!::write(2, msg, sizeof(msg) - 1);
+    static const char msg[] =
+        "\ngan_cuda: second interrupt: stopping now; the last complete checkpoint is kept\n";
+    (void)!::write(STDERR_FILENO, msg, sizeof(msg) - 1);
     ::_exit(128 + sig);
   }
   g_signal = sig;
@@ -29,7 +30,9 @@ InterruptGuard::InterruptGuard() {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: a blocking call returns EINTR and the loop sees the flag
+  sigaddset(&sa.sa_mask, SIGINT);  // one handler at a time: a SIGTERM arriving while the
+  sigaddset(&sa.sa_mask, SIGTERM);  // SIGINT handler runs is the second signal, not the first
+  sa.sa_flags = SA_RESTART;
   sigaction(SIGINT, &sa, &g_old_int);
   sigaction(SIGTERM, &sa, &g_old_term);
 }

@@ -4,6 +4,9 @@
 #include "engine/train_config.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "engine/error.hpp"
@@ -64,26 +67,71 @@ std::string to_json(const TrainConfig& c) {
   return j.dump();
 }
 
+namespace {
+
+// Numbers read from JSON, range-checked: nlohmann's get<int>() wraps an integer that is
+// too large and is undefined for a float out of range.
+template <class T>
+T json_int(const nlohmann::json& v, const char* key) {
+  using Limits = std::numeric_limits<T>;
+  bool fits = false;
+  if (v.is_number_unsigned()) {
+    fits = v.get<uint64_t>() <= static_cast<uint64_t>(Limits::max());
+  } else if (v.is_number_integer()) {
+    const int64_t x = v.get<int64_t>();
+    fits = x >= 0 ? static_cast<uint64_t>(x) <= static_cast<uint64_t>(Limits::max())
+                  : Limits::is_signed && x >= static_cast<int64_t>(Limits::min());
+  } else {
+    GAN_INPUT_FAIL("bad training configuration JSON: '" << key << "' must be an integer, got "
+                                                        << v.dump());
+  }
+  if (!fits)
+    GAN_INPUT_FAIL("bad training configuration JSON: '" << key << "' = " << v.dump()
+                                                        << " is out of range");
+  return v.is_number_unsigned() ? static_cast<T>(v.get<uint64_t>())
+                                : static_cast<T>(v.get<int64_t>());
+}
+
+std::vector<int> json_ints(const nlohmann::json& v, const char* key) {
+  if (!v.is_array())
+    GAN_INPUT_FAIL("bad training configuration JSON: '" << key << "' must be a list");
+  std::vector<int> out;
+  for (const auto& e : v) out.push_back(json_int<int>(e, key));
+  return out;
+}
+
+float json_float(const nlohmann::json& v, const char* key) {
+  if (!v.is_number())
+    GAN_INPUT_FAIL("bad training configuration JSON: '" << key << "' must be a number");
+  const double d = v.get<double>();
+  if (!(std::abs(d) <= std::numeric_limits<float>::max()))
+    GAN_INPUT_FAIL("bad training configuration JSON: '" << key << "' = " << v.dump()
+                                                        << " is out of range");
+  return static_cast<float>(d);
+}
+
+}  // namespace
+
 TrainConfig train_config_from_json(const std::string& s) {
   TrainConfig c;
   try {
     const nlohmann::json j = nlohmann::json::parse(s);
-    c.spec.z_dim = j.at("z_dim").get<int>();
-    c.spec.g_widths = j.at("g_widths").get<std::vector<int>>();
-    c.spec.d_widths = j.at("d_widths").get<std::vector<int>>();
-    c.spec.image_h = j.at("image_h").get<int>();
-    c.spec.image_w = j.at("image_w").get<int>();
-    c.spec.leaky_slope = j.at("leaky_slope").get<float>();
-    c.spec.bn_eps = j.at("bn_eps").get<float>();
-    c.spec.bn_momentum = j.at("bn_momentum").get<float>();
-    c.batch_size = j.at("batch_size").get<int>();
-    c.d_steps = j.at("d_steps").get<int>();
+    c.spec.z_dim = json_int<int>(j.at("z_dim"), "z_dim");
+    c.spec.g_widths = json_ints(j.at("g_widths"), "g_widths");
+    c.spec.d_widths = json_ints(j.at("d_widths"), "d_widths");
+    c.spec.image_h = json_int<int>(j.at("image_h"), "image_h");
+    c.spec.image_w = json_int<int>(j.at("image_w"), "image_w");
+    c.spec.leaky_slope = json_float(j.at("leaky_slope"), "leaky_slope");
+    c.spec.bn_eps = json_float(j.at("bn_eps"), "bn_eps");
+    c.spec.bn_momentum = json_float(j.at("bn_momentum"), "bn_momentum");
+    c.batch_size = json_int<int>(j.at("batch_size"), "batch_size");
+    c.d_steps = json_int<int>(j.at("d_steps"), "d_steps");
     c.g_loss = parse_g_loss(j.at("g_loss").get<std::string>());
-    c.adam.lr = j.at("lr").get<float>();
-    c.adam.beta1 = j.at("beta1").get<float>();
-    c.adam.beta2 = j.at("beta2").get<float>();
-    c.adam.eps = j.at("eps").get<float>();
-    c.seed = j.at("seed").get<uint64_t>();
+    c.adam.lr = json_float(j.at("lr"), "lr");
+    c.adam.beta1 = json_float(j.at("beta1"), "beta1");
+    c.adam.beta2 = json_float(j.at("beta2"), "beta2");
+    c.adam.eps = json_float(j.at("eps"), "eps");
+    c.seed = json_int<uint64_t>(j.at("seed"), "seed");
     const std::string np = j.value("nan_policy", std::string("abort"));
     if (np != "abort" && np != "skip") GAN_INPUT_FAIL("unknown nan_policy '" << np << "'");
     c.nan_policy = np == "abort" ? NanPolicy::Abort : NanPolicy::Skip;

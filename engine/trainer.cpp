@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <sstream>
+#include <string>
 
 #include "engine/error.hpp"
 #include "engine/idx.hpp"
@@ -21,6 +23,64 @@ struct DeviceState {
 };
 
 int net_index(Net n) { return static_cast<int>(n); }
+
+std::string widths_text(const std::vector<int>& w) {
+  std::string s;
+  for (size_t i = 0; i < w.size() && i < 8; ++i) s += (i ? "," : "") + std::to_string(w[i]);
+  if (w.size() > 8) s += ",... (" + std::to_string(w.size()) + " layers)";
+  return s;
+}
+
+// Refuses a model whose buffers cannot fit, before anything is allocated: a buffer of 2^31
+// elements or more (kernels index with 32-bit integers), or more bytes in all than the
+// backend's memory_budget(). The element counts mirror the allocations of the constructor.
+void check_fits(const Backend& be, const TrainConfig& cfg, const NetLayout& g,
+                const NetLayout& d) {
+  const uint64_t B = static_cast<uint64_t>(cfg.batch_size);
+  const uint64_t dim = static_cast<uint64_t>(cfg.spec.image_dim());
+  const uint64_t widest = static_cast<uint64_t>(std::max(g.max_width(), d.max_width()));
+  uint64_t largest = 0, floats = 0;
+  auto buffer = [&](uint64_t count, uint64_t copies) {
+    largest = std::max(largest, count);
+    floats += count * copies;
+  };
+  for (const NetLayout* net : {&g, &d}) {
+    buffer(net->param_count, 4);  // parameters, gradients, Adam m and v
+    for (const DenseDesc& l : net->layers) buffer(static_cast<uint64_t>(l.out) * l.in, 0);
+  }
+  buffer(std::max<uint64_t>(g.stat_count, 1), 1);
+  buffer(B * static_cast<uint64_t>(cfg.spec.z_dim), 1);
+  buffer(2 * B * dim, 1);
+  for (size_t l = 0; l < g.layers.size(); ++l) {
+    const uint64_t out = static_cast<uint64_t>(g.layers[l].out);
+    if (l + 1 < g.layers.size()) buffer(B * out, 1);
+    if (g.layers[l].batchnorm) {
+      buffer(B * out, 1);  // saved z
+      buffer(out, 2);      // saved mean, rstd
+    }
+  }
+  for (size_t l = 0; l + 1 < d.layers.size(); ++l)
+    buffer(2 * B * static_cast<uint64_t>(d.layers[l].out), 1);
+  buffer(2 * B * widest, 2);
+  const uint64_t bytes =
+      floats * sizeof(float) + 2 * (sizeof(StepCounters) + sizeof(StepMetrics));
+  const uint64_t budget = be.memory_budget();
+  constexpr uint64_t kMaxElements = (uint64_t(1) << 31) - 1;
+  if (largest <= kMaxElements && bytes <= budget) return;
+  std::ostringstream what;
+  what << "batch " << B << ", --g-widths " << widths_text(cfg.spec.g_widths) << ", --d-widths "
+       << widths_text(cfg.spec.d_widths) << ", --z-dim " << cfg.spec.z_dim << ", images "
+       << cfg.spec.image_h << "x" << cfg.spec.image_w;
+  const double gib = double(uint64_t(1) << 30);
+  if (largest > kMaxElements)
+    GAN_INPUT_FAIL("the model does not fit (" << what.str() << "): one of its buffers would hold "
+                   << largest << " values, more than the " << kMaxElements << " a buffer may "
+                   << "hold; use a smaller --batch-size or narrower --g-widths/--d-widths");
+  GAN_INPUT_FAIL("the model does not fit (" << what.str() << "): its buffers need "
+                 << bytes / gib << " GiB but " << be.name() << " has " << budget / gib
+                 << " GiB available; use a smaller --batch-size or narrower "
+                 << "--g-widths/--d-widths");
+}
 
 }  // namespace
 
@@ -53,6 +113,7 @@ Trainer::Trainer(Backend& backend, const TrainConfig& cfg, bool use_graph)
   cfg_.validate();
   g_ = layout_generator(cfg_.spec);
   d_ = layout_discriminator(cfg_.spec);
+  check_fits(be_, cfg_, g_, d_);
   const size_t B = static_cast<size_t>(cfg_.batch_size);
   const int dim = cfg_.spec.image_dim();
   try {
