@@ -80,6 +80,12 @@ struct StepMetrics {
   float g_fake = 0;   // mean D(G(z)) over the G step's batch
 };
 
+// Scalars written by softmax_xent (the digit classifier's loss), in backend memory.
+struct XentMetrics {
+  float loss = 0;       // mean cross-entropy over the rows
+  int32_t correct = 0;  // rows whose first maximal logit is the label
+};
+
 // Counters in backend memory, advanced by ops on the device.
 struct StepCounters {
   int64_t iteration = 0;          // iterations completed (each: d_steps D updates + 1 G update)
@@ -167,6 +173,22 @@ class Backend {
                     const AdamConfig& cfg, Net net, StepCounters* c) = 0;
   // c->iteration += 1, c->batch_cursor += d_steps.
   virtual void end_iteration(StepCounters* c, int d_steps) = 0;
+
+  // ---- evaluation and the digit classifier (engine/gan_eval.hpp, classifier.hpp) ----
+  // C[M,N] = alpha op(A) op(B) + beta C, all row-major, op = transpose when asked: A is
+  // [M,K] ([K,M] if trans_a), B [K,N] ([N,K] if trans_b). Always full FP32 (never TF32):
+  // the evaluation's distances are differences of large products.
+  virtual void matmul(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                      const float* A, const float* B, float beta, float* C) = 0;
+  // Softmax cross-entropy of logits [rows, classes] against labels [rows] (int32, in
+  // 0..classes-1): m->loss = mean(logsumexp(l) - l[label]), m->correct = rows whose first
+  // maximal logit is the label; dlogits (unless null) = (softmax(l) - onehot) / rows.
+  virtual void softmax_xent(int rows, int classes, const float* logits, const int32_t* labels,
+                            float* dlogits, XentMetrics* m) = 0;
+  // out[r] = labels[perm[(c->batch_cursor + slot) * rows + r]] (uint8 -> int32): the labels
+  // of the images gather_batch takes for the same arguments.
+  virtual void gather_labels(int32_t* out, const uint8_t* labels, const int32_t* perm,
+                             const StepCounters* c, int slot, int rows) = 0;
 
   // ---- graphs and profiling -----------------------------------------------------
   virtual bool supports_graphs() const { return false; }

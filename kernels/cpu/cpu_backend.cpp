@@ -3,22 +3,47 @@
  */
 #include "kernels/cpu/cpu_backend.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <new>
 
 #include "engine/error.hpp"
 #include "kernels/cpu/adam_cpu.hpp"
 #include "kernels/cpu/d_head_bce_cpu.hpp"
 #include "kernels/cpu/data_pipeline_cpu.hpp"
+#include "kernels/cpu/gather_labels_cpu.hpp"
+#include "kernels/cpu/gemm_cpu.hpp"
 #include "kernels/cpu/linear_bn_act_cpu.hpp"
+#include "kernels/cpu/softmax_xent_cpu.hpp"
 
 namespace gan {
 namespace {
 
 const char* const kOps[] = {"dense_forward", "dense_backward", "d_head", "adam",
                             "check_finite",  "shuffle",        "gather", "noise"};
+
+// The memory this process may use: physical memory, lowered by the address-space and data
+// rlimits and a cgroup v2 memory limit where they are set.
+size_t host_memory_limit() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  uint64_t limit = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : UINT64_MAX;
+  for (int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+    struct rlimit r {};
+    if (::getrlimit(resource, &r) == 0 && r.rlim_cur != RLIM_INFINITY)
+      limit = std::min<uint64_t>(limit, r.rlim_cur);
+  }
+  std::ifstream cgroup("/sys/fs/cgroup/memory.max");
+  uint64_t cg = 0;
+  if (cgroup >> cg && cg > 0) limit = std::min(limit, cg);  // "max" (no limit) fails to parse
+  return static_cast<size_t>(std::min<uint64_t>(limit, SIZE_MAX));
+}
 
 class CpuBackend final : public Backend {
  public:
@@ -32,6 +57,7 @@ class CpuBackend final : public Backend {
     if (p) std::memset(p, 0, rounded);
     return p;
   }
+  size_t memory_budget() const override { return host_memory_limit(); }
   void free(void* p) noexcept override { std::free(p); }
   void* alloc_host(size_t bytes) override { return alloc(bytes); }
   void free_host(void* p) noexcept override { std::free(p); }
@@ -103,6 +129,21 @@ class CpuBackend final : public Backend {
   void end_iteration(StepCounters* c, int d_steps) override {
     c->iteration += 1;
     c->batch_cursor += d_steps;
+  }
+
+  void matmul(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
+              const float* B, float beta, float* C) override {
+    cpu::gemm<float>(trans_a, trans_b, M, N, K, alpha, A, B, beta, C);
+  }
+  void softmax_xent(int rows, int classes, const float* logits, const int32_t* labels,
+                    float* dlogits, XentMetrics* m) override {
+    const cpu::XentResult r = cpu::softmax_xent<float>(rows, classes, logits, labels, dlogits);
+    m->loss = static_cast<float>(r.loss);
+    m->correct = r.correct;
+  }
+  void gather_labels(int32_t* out, const uint8_t* labels, const int32_t* perm,
+                     const StepCounters* c, int slot, int rows) override {
+    cpu::gather_labels(out, labels, perm, c->batch_cursor + slot, rows);
   }
 
   std::vector<OpVariants> kernel_variants() const override {

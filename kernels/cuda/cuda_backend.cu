@@ -8,7 +8,8 @@
  * pinned host memory for asynchronous downloads, whose completion is one event.
  * Graphs: begin_capture/end_capture record everything issued in between on the stream
  * (thread-local capture mode), replay() launches the instantiated graph.
- * The kernels of each op come from the registry (kernel_registry.hpp); NVTX ranges mark
+ * The kernels of each op come from the registry (kernel_registry.hpp), those of the
+ * evaluation ops (matmul, softmax_xent, gather_labels) from eval_ops.hpp; NVTX ranges mark
  * each op and the engine's range_push/pop. time_ms() times work with two events on the
  * stream; memory_budget() is the device's free memory.
  */
@@ -28,6 +29,7 @@
 #include "engine/error.hpp"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_context.cuh"
+#include "kernels/cuda/eval_ops.hpp"
 #include "kernels/cuda/kernel_registry.hpp"
 
 namespace gan {
@@ -200,6 +202,23 @@ class CudaBackend final : public Backend {
   }
   void end_iteration(StepCounters* c, int d_steps) override {
     gpu::end_iteration_counters(ctx_, c, d_steps);
+  }
+
+  // ---- evaluation and the digit classifier (one kernel each, not in the registry) ----
+  void matmul(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
+              const float* B, float beta, float* C) override {
+    NvtxRange r("matmul");
+    gpu::matmul_fp32(ctx_, trans_a, trans_b, M, N, K, alpha, A, B, beta, C);
+  }
+  void softmax_xent(int rows, int classes, const float* logits, const int32_t* labels,
+                    float* dlogits, XentMetrics* m) override {
+    NvtxRange r("softmax_xent");
+    gpu::softmax_xent_block(ctx_, rows, classes, logits, labels, dlogits, m);
+  }
+  void gather_labels(int32_t* out, const uint8_t* labels, const int32_t* perm,
+                     const StepCounters* c, int slot, int rows) override {
+    NvtxRange r("gather_labels");
+    gpu::gather_labels_direct(ctx_, out, labels, perm, c, slot, rows);
   }
 
   // ---- graphs and profiling -----------------------------------------------------

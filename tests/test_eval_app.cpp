@@ -1,0 +1,189 @@
+/*
+ * test_eval_app.cpp — the evaluation through the real gan_cuda binary on a small data
+ * directory cut from the bundled digits: --eval-every records and the progress GIF during
+ * training, train-classifier, eval with and without --classifier, and the refusals of bad or
+ * mismatched checkpoints, classifiers and flags (exit status 2, the file named). Also the
+ * parsing of the new commands and flags.
+ */
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/atomic_file.hpp"
+#include "engine/classifier_file.hpp"
+#include "engine/cli_options.hpp"
+#include "engine/error.hpp"
+#include "engine/idx.hpp"
+#include "tests/process_runner.hpp"
+
+namespace {
+
+using namespace gan;
+using namespace gan::test;
+
+// <dir> with the first `n_train` training and `n_test` test digits of the bundled data,
+// cropped to side x side pixels (top-left) when side < 28.
+void write_small_data(const std::string& dir, int n_train, int n_test, int side = 28) {
+  std::filesystem::create_directories(dir);
+  for (Split split : {Split::Train, Split::Test}) {
+    const Dataset d = load_mnist(GAN_SOURCE_DIR "/data/mnist", split);
+    const int n = split == Split::Train ? n_train : n_test;
+    std::vector<uint8_t> images;
+    for (int i = 0; i < n; ++i)
+      for (int y = 0; y < side; ++y)
+        for (int x = 0; x < side; ++x) images.push_back(d.images[size_t(i) * 784 + y * 28 + x]);
+    const std::string prefix = dir + (split == Split::Train ? "/train" : "/t10k");
+    write_idx(prefix + "-images-idx3-ubyte", {uint32_t(n), uint32_t(side), uint32_t(side)},
+              images.data());
+    write_idx(prefix + "-labels-idx1-ubyte", {uint32_t(n)}, d.labels.data());
+  }
+}
+
+std::string text(const std::string& path) {
+  const std::vector<uint8_t> b = read_file(path);
+  return std::string(b.begin(), b.end());
+}
+
+TEST_CASE("eval end to end: training with --eval-every, train-classifier, eval, refusals") {
+  TempDir tmp("evalapp");
+  const std::string data = tmp / "data", run = tmp / "run";
+  write_small_data(data, 640, 300);
+
+  // ---- training with evaluations and the progress GIF ----------------------------
+  const ProcessResult t = run_gan(small_model_flags(
+      {"--data", data, "--out", run, "--epochs", "2", "--seed", "3", "--eval-every", "1",
+       "--eval-samples", "120"}));
+  INFO(t.out, t.err);
+  REQUIRE(t.status == 0);
+  CHECK(t.out.find("no --classifier given: training one") != std::string::npos);
+  CHECK(t.out.find("eval after epoch 1") != std::string::npos);
+  CHECK(t.out.find("eval after epoch 2") != std::string::npos);
+  std::ifstream metrics(run + "/metrics.jsonl");
+  int evals = 0;
+  for (std::string line; std::getline(metrics, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (!j.contains("eval")) continue;
+    ++evals;
+    CHECK(j["epoch"].get<double>() == doctest::Approx(evals));
+    CHECK(j["step"].get<int64_t>() == evals * (640 / 64));
+    const nlohmann::json& e = j["eval"];
+    CHECK(e["samples"] == 120);
+    CHECK(std::isfinite(e["parzen"]["log_likelihood"].get<double>()));
+    CHECK(e["parzen"]["validation_images"] == 640);  // min(1000, the training images)
+    CHECK(e["classes"]["covered"].get<int>() >= 1);
+    CHECK(e["precision"].get<double>() >= 0.0);
+  }
+  CHECK(evals == 2);
+  const std::string gif = text(run + "/samples/progress.gif");
+  CHECK(gif.rfind("GIF89a", 0) == 0);
+
+  // ---- train-classifier ------------------------------------------------------------
+  const std::string clf = tmp / "clf.safetensors";
+  const ProcessResult c = run_gan({"train-classifier", "--data", data, "--epochs", "2", "--out",
+                                   clf, "--device", "cpu"});
+  INFO(c.out, c.err);
+  REQUIRE(c.status == 0);
+  CHECK(c.out.find("test accuracy") != std::string::npos);
+  const ClassifierFile cf = load_classifier(clf);
+  CHECK(std::stod(cf.test_accuracy) > 0.5);
+  CHECK(nlohmann::json::parse(cf.training)["epochs"] == 2);
+
+  // ---- eval ------------------------------------------------------------------------
+  const std::string ckpt = run + "/checkpoint.safetensors";
+  const ProcessResult e = run_gan({"eval", "--checkpoint", ckpt, "--data", data, "--classifier",
+                                   clf, "--samples", "100", "--device", "cpu"});
+  INFO(e.out, e.err);
+  REQUIRE(e.status == 0);
+  CHECK(e.out.find("Parzen log-likelihood") != std::string::npos);
+  CHECK(e.out.find("not held out") != std::string::npos);
+  const nlohmann::json j = nlohmann::json::parse(text(run + "/checkpoint.eval.json"));
+  CHECK(j["classifier"] == clf);
+  CHECK(j["epoch"] == 2);
+  CHECK(j["metrics"]["samples"] == 100);
+  CHECK(j["metrics"]["classifier_test_accuracy"].get<double>() ==
+        doctest::Approx(std::stod(cf.test_accuracy)).epsilon(1e-3));
+  // Same inputs, same numbers (the timing aside), into --out.
+  const ProcessResult e2 = run_gan({"eval", "--checkpoint", ckpt, "--data", data, "--classifier",
+                                    clf, "--samples", "100", "--device", "cpu", "--out",
+                                    tmp / "again.json"});
+  REQUIRE(e2.status == 0);
+  nlohmann::json j2 = nlohmann::json::parse(text(tmp / "again.json"));
+  nlohmann::json j1 = j;
+  j1["metrics"].erase("seconds");
+  j2["metrics"].erase("seconds");
+  CHECK(j1 == j2);
+
+  // ---- refusals: status 2, the offending file named ---------------------------------
+  auto refused = [&](std::vector<std::string> args, const std::string& what) {
+    args.insert(args.begin(), "eval");
+    for (const char* f : {"--device", "cpu", "--samples", "50"}) args.push_back(f);
+    const ProcessResult r = run_gan(args);
+    INFO(r.out, r.err);
+    CHECK(r.status == 2);
+    CHECK(r.err.find(what) != std::string::npos);
+  };
+  write_file_atomic(tmp / "junk.safetensors", std::string("junk"));
+  refused({"--checkpoint", tmp / "junk.safetensors", "--data", data}, tmp / "junk.safetensors");
+  refused({"--checkpoint", tmp / "none.safetensors", "--data", data}, tmp / "none.safetensors");
+  refused({"--checkpoint", ckpt, "--data", data, "--classifier", ckpt},
+          ckpt + ": not a gan_cuda classifier");
+  refused({"--checkpoint", ckpt, "--data", data, "--classifier", tmp / "junk.safetensors"},
+          tmp / "junk.safetensors");
+  write_small_data(tmp / "small", 64, 20, 14);
+  refused({"--checkpoint", ckpt, "--data", tmp / "small"}, ckpt + ": a generator of 28x28");
+  refused({"--checkpoint", ckpt, "--data", data, "--samples", "3"}, "--samples");
+  refused({"--checkpoint", clf, "--data", data}, clf + ": not a gan_cuda checkpoint");
+}
+
+TEST_CASE("eval without --classifier trains one on the fly and says so") {
+  TempDir tmp("evalfly");
+  const std::string data = tmp / "data";
+  write_small_data(data, 320, 100);
+  const ProcessResult t = run_gan(small_model_flags({"--data", data, "--out", tmp / "run",
+                                                     "--epochs", "1"}));
+  REQUIRE(t.status == 0);
+  const ProcessResult e = run_gan({"eval", "--checkpoint", tmp / "run/checkpoint.safetensors",
+                                   "--data", data, "--samples", "60", "--device", "cpu",
+                                   "--out", tmp / "e.json"});
+  INFO(e.out, e.err);
+  REQUIRE(e.status == 0);
+  CHECK(e.out.find("no --classifier given: training one on the 320 training images") !=
+        std::string::npos);
+  const nlohmann::json j = nlohmann::json::parse(text(tmp / "e.json"));
+  CHECK(j["classifier"].get<std::string>().rfind("trained on the fly", 0) == 0);
+}
+
+TEST_CASE("parse_cli: eval, train-classifier and the evaluation flags of training") {
+  const char* a1[] = {"gan_cuda", "eval", "--checkpoint", "c.safetensors"};
+  const CliCommand e = parse_cli(4, a1, "DATA");
+  CHECK(e.kind == CliCommand::Kind::Eval);
+  CHECK(e.eval.checkpoint == "c.safetensors");
+  CHECK(e.eval.data == "DATA");
+  CHECK(e.eval.samples == 10000);
+  CHECK(e.eval.classifier.empty());
+  CHECK(e.eval.out.empty());
+  const char* a2[] = {"gan_cuda", "eval"};
+  CHECK_THROWS_AS(parse_cli(2, a2, "DATA"), InputError);  // --checkpoint is required
+  const char* a3[] = {"gan_cuda", "train-classifier", "--epochs", "3", "--out", "x.st"};
+  const CliCommand c = parse_cli(6, a3, "DATA");
+  CHECK(c.kind == CliCommand::Kind::TrainClassifier);
+  CHECK(c.train_classifier.epochs == 3);
+  CHECK(c.train_classifier.out == "x.st");
+  CHECK(c.train_classifier.data == "DATA");
+  const char* a4[] = {"gan_cuda", "--eval-every", "5", "--eval-samples", "500", "--classifier",
+                      "k.st"};
+  const CliCommand t = parse_cli(7, a4, "DATA");
+  CHECK(t.kind == CliCommand::Kind::Train);
+  CHECK(t.train.eval_every == 5);
+  CHECK(t.train.eval_samples == 500);
+  CHECK(t.train.classifier == "k.st");
+  const char* a5[] = {"gan_cuda", "train"};
+  CHECK(parse_cli(2, a5, "DATA").train.eval_every == 0);
+  const char* a6[] = {"gan_cuda", "--eval-every", "-1"};
+  CHECK_THROWS_AS(parse_cli(3, a6, "DATA"), InputError);
+}
+
+}  // namespace
