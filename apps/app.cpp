@@ -23,6 +23,11 @@ int run_app(int argc, const char* const* argv) {
       case CliCommand::Kind::Train: return run_train(cmd.train, std::cout);
       case CliCommand::Kind::Sample: return run_sample(cmd.sample, std::cout);
       case CliCommand::Kind::Kernels: return run_kernels(cmd.kernels, std::cout);
+      case CliCommand::Kind::Bench: return run_bench(cmd.bench, std::cout, std::cin);
+      case CliCommand::Kind::KernelBench: return run_kernel_bench(cmd.kernel_bench, std::cout);
+      case CliCommand::Kind::Eval: return run_eval(cmd.eval, std::cout);
+      case CliCommand::Kind::TrainClassifier:
+        return run_train_classifier(cmd.train_classifier, std::cout);
     }
   } catch (const InputError& e) {
     std::cerr << "gan_cuda: error: " << e.what() << "\n";

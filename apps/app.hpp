@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <istream>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -22,6 +23,12 @@ int run_app(int argc, const char* const* argv);
 int run_train(const TrainOptions& opt, std::ostream& out);
 int run_sample(const SampleOptions& opt, std::ostream& out);
 int run_kernels(const KernelsOptions& opt, std::ostream& out);
+// With opt.serve, reads "block" / "quit" lines from `in` (tools/bench/run_bench.py drives it).
+int run_bench(const BenchOptions& opt, std::ostream& out, std::istream& in);
+// Exit status 1 when a variant disagrees with the CPU reference.
+int run_kernel_bench(const KernelBenchOptions& opt, std::ostream& out);
+int run_eval(const EvalOptions& opt, std::ostream& out);
+int run_train_classifier(const TrainClassifierOptions& opt, std::ostream& out);
 
 // "auto": CUDA when a device exists, else the CPU (saying so in one line on `log`);
 // "cuda": InputError when there is none; "cpu": the reference backend.

@@ -1,5 +1,6 @@
 /*
- * cli_options.cpp — CLI11 definitions of the train, sample and kernels commands.
+ * cli_options.cpp — CLI11 definitions of the train, sample, kernels, bench, kernel-bench,
+ * eval and train-classifier commands.
  */
 #include "engine/cli_options.hpp"
 
@@ -81,6 +82,12 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
     a->add_flag("--tf32", t.tf32, "TF32 tensor-core matrix products (CUDA)");
     a->add_option("--kernel", kernel_choices, "OP=VARIANT kernel choice (repeatable)");
     a->add_option("--profile-steps", profile_steps, "A:B: cudaProfilerStart/Stop around these");
+    a->add_option("--eval-every", t.eval_every, "epochs between evaluations (0: none)")
+        ->check(CLI::Range(0, 1000000));
+    a->add_option("--eval-samples", t.eval_samples, "generated images per evaluation")
+        ->check(CLI::Range(4, 1000000));
+    a->add_option("--classifier", t.classifier,
+                  "classifier of the evaluations (default: trained on the fly)");
   };
   add_train_flags(&app);
   add_train_flags(train);
@@ -96,12 +103,74 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
   CLI::App* kernels = app.add_subcommand("kernels", "list the kernel variants of each op");
   add_device_option(kernels, &cmd.kernels.device);
 
+  BenchOptions& bo = cmd.bench;
+  bo.data = default_data;
+  std::vector<std::string> bench_kernels;
+  CLI::App* bench = app.add_subcommand("bench", "time the training iteration (CUDA events on "
+                                                "CUDA) and write the results as JSON");
+  bench->add_option("--data", bo.data, "directory of MNIST IDX files (raw or .gz)");
+  add_device_option(bench, &bo.device);
+  bench->add_option("--batch", bo.batch, "batch size")->check(CLI::Range(2, 1 << 20));
+  bench->add_option("--warmup", bo.warmup, "iterations before timing")
+      ->check(CLI::Range(0, 1000000));
+  bench->add_option("--blocks", bo.blocks, "timed blocks (0: only --save-init)")
+      ->check(CLI::Range(0, 1000000));
+  bench->add_option("--iters-per-block", bo.iters_per_block, "iterations per timed block")
+      ->check(CLI::Range(1, 1000000));
+  bench->add_flag("--no-graph", bo.no_graph, "launch the iteration eagerly instead of a graph");
+  bench->add_flag("--tf32", bo.tf32, "TF32 tensor-core matrix products (CUDA)");
+  bench->add_option("--seed", bo.seed, "seed of every random stream");
+  bench->add_option("--json", bo.json, "write the results to this JSON file");
+  bench->add_option("--save-init", bo.save_init,
+                    "write the initial weights to this safetensors file");
+  bench->add_flag("--serve", bo.serve, "time one block per 'block' line read from stdin");
+  bench->add_option("--kernel", bench_kernels, "OP=VARIANT kernel choice (repeatable)");
+
+  KernelBenchOptions& ko = cmd.kernel_bench;
+  CLI::App* kbench = app.add_subcommand(
+      "kernel-bench", "check every kernel variant against the CPU reference and time it at "
+                      "the model's shapes");
+  add_device_option(kbench, &ko.device);
+  kbench->add_option("--batch", ko.batch, "batch size of the shapes")
+      ->check(CLI::Range(2, 1 << 20));
+  kbench->add_option("--images", ko.images, "permutation length of the shuffle cases")
+      ->check(CLI::Range(1, 1 << 30));
+  kbench->add_option("--repeats", ko.repeats, "timed blocks per case")
+      ->check(CLI::Range(1, 1000000));
+  kbench->add_option("--calls", ko.calls, "calls per timed block")->check(CLI::Range(1, 1000000));
+  kbench->add_flag("--tf32", ko.tf32, "TF32 tensor-core matrix products (CUDA)");
+  kbench->add_option("--json", ko.json, "write the results to this JSON file");
+  kbench->add_option("--op", ko.ops, "only this op (repeatable)");
+
+  EvalOptions& eo = cmd.eval;
+  eo.data = default_data;
+  CLI::App* eval = app.add_subcommand("eval", "evaluate a checkpoint's generator: Parzen "
+                                              "log-likelihood, classifier metrics, memorisation");
+  eval->add_option("--checkpoint", eo.checkpoint, "checkpoint file")->required();
+  eval->add_option("--data", eo.data, "directory of MNIST IDX files (training and test split)");
+  eval->add_option("--classifier", eo.classifier,
+                   "classifier from train-classifier (default: trained on the fly, seed 0)");
+  eval->add_option("--out", eo.out, "JSON file (default: next to the checkpoint)");
+  eval->add_option("--samples", eo.samples, "generated images")->check(CLI::Range(4, 1000000));
+  eval->add_option("--seed", eo.seed, "noise seed");
+  add_device_option(eval, &eo.device);
+
+  TrainClassifierOptions& co = cmd.train_classifier;
+  co.data = default_data;
+  CLI::App* tclf = app.add_subcommand("train-classifier",
+                                      "train the digit classifier of the evaluation");
+  tclf->add_option("--data", co.data, "directory of MNIST IDX files (training and test split)");
+  tclf->add_option("--epochs", co.epochs, "epochs")->check(CLI::Range(1, 100000));
+  tclf->add_option("--out", co.out, "safetensors file");
+  tclf->add_option("--seed", co.seed, "seed of the weights and the shuffle");
+  add_device_option(tclf, &co.device);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     cmd.kind = CliCommand::Kind::Help;
     cmd.help = app.help();
-    for (CLI::App* sub : {train, sample, kernels})
+    for (CLI::App* sub : {train, sample, kernels, bench, kbench, eval, tclf})
       if (sub->parsed()) cmd.help = sub->help();
     return cmd;
   } catch (const CLI::ParseError& e) {
@@ -113,6 +182,23 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
   }
   if (kernels->parsed()) {
     cmd.kind = CliCommand::Kind::Kernels;
+    return cmd;
+  }
+  if (bench->parsed()) {
+    cmd.kind = CliCommand::Kind::Bench;
+    for (const std::string& k : bench_kernels) bo.kernels.push_back(parse_kernel_choice(k));
+    return cmd;
+  }
+  if (eval->parsed()) {
+    cmd.kind = CliCommand::Kind::Eval;
+    return cmd;
+  }
+  if (tclf->parsed()) {
+    cmd.kind = CliCommand::Kind::TrainClassifier;
+    return cmd;
+  }
+  if (kbench->parsed()) {
+    cmd.kind = CliCommand::Kind::KernelBench;
     return cmd;
   }
   cmd.kind = CliCommand::Kind::Train;

@@ -4,6 +4,10 @@
  *   gan_cuda [train] [--data DIR] [--epochs N] [--batch-size B] ...   train (the default)
  *   gan_cuda sample --checkpoint F --n N --out FILE.png|.idx|.idx.gz  draw samples
  *   gan_cuda kernels [--device ...]                                   list kernel variants
+ *   gan_cuda bench [--batch B] [--blocks N] [--json FILE] ...         time the iteration
+ *   gan_cuda kernel-bench [--batch B] [--json FILE] ...               check and time each op
+ *   gan_cuda eval --checkpoint F [--data DIR] [--classifier F] ...    evaluate a generator
+ *   gan_cuda train-classifier [--data DIR] [--epochs N] [--out F]     the eval's classifier
  * Parsing never exits: bad flags raise InputError with CLI11's message; --help returns
  * the help text in CliCommand::help.
  */
@@ -15,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/classifier.hpp"
 #include "engine/train_config.hpp"
 
 namespace gan {
@@ -34,6 +39,9 @@ struct TrainOptions {
   std::vector<std::pair<std::string, std::string>> kernels;  // --kernel OP=VARIANT
   int64_t profile_first = -1, profile_last = -1;            // --profile-steps A:B
   std::set<std::string> explicit_flags;  // model/optimizer flags given on the command line
+  int eval_every = 0;         // epochs between evaluations (0: none; apps/training_eval.hpp)
+  int eval_samples = 10000;   // generated images per evaluation
+  std::string classifier;     // the evaluation's classifier (empty: trained on the fly)
 };
 
 struct SampleOptions {
@@ -48,11 +56,65 @@ struct KernelsOptions {
   std::string device = "auto";
 };
 
+// `gan_cuda bench` (apps/bench_command.cpp).
+struct BenchOptions {
+  std::string data;
+  std::string device = "auto";
+  int batch = 128;
+  int warmup = 20;           // iterations before the first timed block
+  int blocks = 30;           // timed blocks
+  int iters_per_block = 20;  // iterations per block
+  bool no_graph = false;
+  bool tf32 = false;
+  uint64_t seed = 0;
+  std::string json;       // write the results here
+  std::string save_init;  // write the initial weights here (a weights-only checkpoint)
+  bool serve = false;     // time one block per "block" line on stdin (tools/bench/run_bench.py)
+  std::vector<std::pair<std::string, std::string>> kernels;  // --kernel OP=VARIANT
+};
+
+// `gan_cuda kernel-bench` (apps/kernel_bench.cpp).
+struct KernelBenchOptions {
+  std::string device = "auto";
+  int batch = 128;
+  int images = 60000;   // permutation length of the shuffle cases
+  int repeats = 30;     // timed blocks per case
+  int calls = 10;       // calls per block
+  bool tf32 = false;
+  std::string json;
+  std::vector<std::string> ops;  // only these ops (all when empty)
+};
+
+// `gan_cuda eval` (apps/eval_command.cpp).
+struct EvalOptions {
+  std::string checkpoint;
+  std::string data;
+  std::string classifier;  // empty: one is trained on the fly (seed 0)
+  std::string out;         // empty: <checkpoint minus .safetensors>.eval.json
+  int samples = 10000;
+  uint64_t seed = 0;       // noise stream Eval:seed
+  std::string device = "auto";
+};
+
+// `gan_cuda train-classifier` (apps/train_classifier_command.cpp).
+struct TrainClassifierOptions {
+  std::string data;
+  std::string out = "classifier.safetensors";
+  int epochs = ClassifierTraining{}.epochs;
+  uint64_t seed = 0;
+  std::string device = "auto";
+};
+
 struct CliCommand {
-  enum class Kind { Train, Sample, Kernels, Help } kind = Kind::Train;
+  enum class Kind { Train, Sample, Kernels, Bench, KernelBench, Eval, TrainClassifier,
+                    Help } kind = Kind::Train;
   TrainOptions train;
   SampleOptions sample;
   KernelsOptions kernels;
+  BenchOptions bench;
+  KernelBenchOptions kernel_bench;
+  EvalOptions eval;
+  TrainClassifierOptions train_classifier;
   std::string help;  // for Kind::Help
 };
 
