@@ -18,6 +18,7 @@
 #include "engine/atomic_file.hpp"
 #include "engine/error.hpp"
 #include "engine/idx.hpp"
+#include "tests/process_runner.hpp"
 
 namespace fs = std::filesystem;
 
@@ -27,23 +28,10 @@ using Bytes = std::vector<uint8_t>;
 
 const std::string kMnistDir = GAN_SOURCE_DIR "/data/mnist";
 
-// A fresh directory, removed with its contents at the end of the test.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "gan_idx_test.XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (fs::path(path) / name).string(); }
-};
+using gan::test::TempDir;
 
-void put_u32(Bytes& b, uint32_t v) {
-  b.insert(b.end(), {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)});
+void put_u32(Bytes& b, uint32_t v) {  // big-endian, byte by byte
+  for (int shift = 24; shift >= 0; shift -= 8) b.push_back(uint8_t(v >> shift));
 }
 
 // An IDX file built by hand: magic 00 00 type rank, big-endian dims, payload.
@@ -182,13 +170,13 @@ TEST_CASE("idx: the bundled MNIST splits load with 10000 balanced 28x28 digits e
 }
 
 TEST_CASE("idx: raw and gzip files of the same bytes load identically: raw is preferred") {
-  TempDir dir;
+  TempDir dir("idx");
   for (const char* base : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"}) {
     const Bytes gz = gan::read_file(kMnistDir + "/" + base + ".gz");
     write_bytes(dir / base, gunzip(gz));
   }
   const gan::Dataset from_gz = gan::load_mnist(kMnistDir, gan::Split::Train);
-  const gan::Dataset from_raw = gan::load_mnist(dir.path, gan::Split::Train);
+  const gan::Dataset from_raw = gan::load_mnist(dir.path(), gan::Split::Train);
   CHECK(from_raw.count == from_gz.count);
   CHECK(from_raw.rows == from_gz.rows);
   CHECK(from_raw.cols == from_gz.cols);
@@ -197,10 +185,10 @@ TEST_CASE("idx: raw and gzip files of the same bytes load identically: raw is pr
 
   // With both present, the raw file wins: here the .gz pair holds a different (valid) split.
   write_split(dir, "train", 7, 7, ".gz");
-  CHECK(gan::load_mnist(dir.path, gan::Split::Train).count == 10000);
+  CHECK(gan::load_mnist(dir.path(), gan::Split::Train).count == 10000);
   fs::remove(dir / "train-images-idx3-ubyte");
   fs::remove(dir / "train-labels-idx1-ubyte");
-  const gan::Dataset small = gan::load_mnist(dir.path, gan::Split::Train);
+  const gan::Dataset small = gan::load_mnist(dir.path(), gan::Split::Train);
   CHECK(small.count == 7);
   CHECK(small.rows == 2);
   CHECK(small.cols == 3);
@@ -211,7 +199,7 @@ TEST_CASE("idx: raw and gzip files of the same bytes load identically: raw is pr
 // ---- writing -----------------------------------------------------------------------
 
 TEST_CASE("idx: write_idx -> read_idx round trips for .idx and .idx.gz") {
-  TempDir dir;
+  TempDir dir("idx");
   const std::vector<std::vector<uint32_t>> shapes = {{1}, {13}, {3, 5, 7}, {2, 1, 3, 4}};
   for (const auto& dims : shapes) {
     size_t n = 1;
@@ -244,13 +232,13 @@ TEST_CASE("idx: write_idx -> read_idx round trips for .idx and .idx.gz") {
   gan::write_idx(dir / "a.idx", small, two.data());
   CHECK(gan::read_idx(dir / "a.idx", 1).data == two);
   int files = 0;
-  for (const auto& e : fs::directory_iterator(dir.path)) files += e.is_regular_file() ? 1 : 0;
+  for (const auto& e : fs::directory_iterator(dir.path())) files += e.is_regular_file() ? 1 : 0;
   CHECK(files == 2);
 }
 
 TEST_CASE("idx: write_idx refuses impossible shapes and unwritable paths") {
   const Bytes data(8, 1);
-  TempDir dir;
+  TempDir dir("idx");
   const std::string path = dir / "never-written.idx";
   CHECK_THROWS_AS(gan::write_idx(path, {}, data.data()), gan::Error);
   CHECK_THROWS_AS(gan::write_idx(path, {2, 0}, data.data()), gan::Error);
@@ -463,19 +451,19 @@ TEST_CASE("idx: gzip that inflates to more than the header implies is refused ea
 // ---- load_mnist --------------------------------------------------------------------
 
 TEST_CASE("idx: load_mnist refuses labels outside 0..9, naming the first bad index") {
-  TempDir dir;
+  TempDir dir("idx");
   write_split(dir, "train", 4, 4);
   write_bytes(dir / "train-labels-idx1-ubyte", make_idx(0x08, {4}, {3, 9, 10, 255}));
-  const std::string msg = input_error([&] { gan::load_mnist(dir.path, gan::Split::Train); });
+  const std::string msg = input_error([&] { gan::load_mnist(dir.path(), gan::Split::Train); });
   CHECK(has(msg, dir / "train-labels-idx1-ubyte"));
   CHECK(has(msg, "label at index 2 is 10"));
   CHECK(has(msg, "0..9"));
 }
 
 TEST_CASE("idx: load_mnist refuses image and label counts that disagree") {
-  TempDir dir;
+  TempDir dir("idx");
   write_split(dir, "t10k", 5, 4, ".gz");
-  const std::string msg = input_error([&] { gan::load_mnist(dir.path, gan::Split::Test); });
+  const std::string msg = input_error([&] { gan::load_mnist(dir.path(), gan::Split::Test); });
   CHECK(has(msg, dir / "t10k-images-idx3-ubyte.gz"));
   CHECK(has(msg, "has 5 images"));
   CHECK(has(msg, dir / "t10k-labels-idx1-ubyte.gz"));
@@ -483,27 +471,27 @@ TEST_CASE("idx: load_mnist refuses image and label counts that disagree") {
 }
 
 TEST_CASE("idx: load_mnist checks the rank of each file") {
-  TempDir dir;
+  TempDir dir("idx");
   write_split(dir, "train", 3, 3);
   write_bytes(dir / "train-images-idx3-ubyte", make_idx(0x08, {3, 6}, iota_bytes(18)));
-  std::string msg = input_error([&] { gan::load_mnist(dir.path, gan::Split::Train); });
+  std::string msg = input_error([&] { gan::load_mnist(dir.path(), gan::Split::Train); });
   CHECK(has(msg, dir / "train-images-idx3-ubyte: rank 2 but rank 3 expected"));
   write_split(dir, "train", 3, 3);
   write_bytes(dir / "train-labels-idx1-ubyte", make_idx(0x08, {3, 1}, {1, 2, 3}));
-  msg = input_error([&] { gan::load_mnist(dir.path, gan::Split::Train); });
+  msg = input_error([&] { gan::load_mnist(dir.path(), gan::Split::Train); });
   CHECK(has(msg, dir / "train-labels-idx1-ubyte: rank 2 but rank 1 expected"));
 }
 
 TEST_CASE("idx: load_mnist names the directory and the expected files when some are missing") {
-  TempDir dir;
-  std::string msg = input_error([&] { gan::load_mnist(dir.path, gan::Split::Train); });
-  CHECK(has(msg, "MNIST data directory " + dir.path + " lacks"));
+  TempDir dir("idx");
+  std::string msg = input_error([&] { gan::load_mnist(dir.path(), gan::Split::Train); });
+  CHECK(has(msg, "MNIST data directory " + dir.path() + " lacks"));
   CHECK(has(msg, "train-images-idx3-ubyte (or train-images-idx3-ubyte.gz)"));
   CHECK(has(msg, "train-labels-idx1-ubyte (or train-labels-idx1-ubyte.gz)"));
 
   write_split(dir, "t10k", 2, 2);
   fs::remove(dir / "t10k-labels-idx1-ubyte");
-  msg = input_error([&] { gan::load_mnist(dir.path, gan::Split::Test); });
+  msg = input_error([&] { gan::load_mnist(dir.path(), gan::Split::Test); });
   CHECK(has(msg, "lacks t10k-labels-idx1-ubyte (or t10k-labels-idx1-ubyte.gz)"));
   CHECK(!has(msg, "t10k-images"));
 
