@@ -29,6 +29,7 @@
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/process_runner.hpp"
+#include "tests/test_util.hpp"
 
 namespace {
 
@@ -59,16 +60,7 @@ TrainConfig small_config() {
 }
 
 Dataset synthetic_data(int count, int rows, int cols) {
-  Dataset d;
-  d.count = count;
-  d.rows = rows;
-  d.cols = cols;
-  d.images.resize(static_cast<size_t>(count) * rows * cols);
-  d.labels.resize(count);
-  for (size_t i = 0; i < d.images.size(); ++i)
-    d.images[i] = static_cast<uint8_t>(philox_u32(5, 2, i) & 0xFF);
-  for (int i = 0; i < count; ++i) d.labels[i] = static_cast<uint8_t>(i % 10);
-  return d;
+  return test::random_dataset(count, rows, cols, 5);
 }
 
 // A directory holding `count` random 28x28 training images as IDX files.

@@ -10,6 +10,7 @@
 #include "engine/idx.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
+#include "tests/test_util.hpp"
 
 namespace {
 
@@ -28,16 +29,7 @@ TrainConfig small_config(uint64_t seed = 7) {
 }
 
 Dataset synthetic_data(int count, int rows, int cols) {
-  Dataset d;
-  d.count = count;
-  d.rows = rows;
-  d.cols = cols;
-  d.images.resize(static_cast<size_t>(count) * rows * cols);
-  d.labels.resize(count);
-  for (size_t i = 0; i < d.images.size(); ++i)
-    d.images[i] = static_cast<uint8_t>(philox_u32(99, 1, i) & 0xFF);
-  for (int i = 0; i < count; ++i) d.labels[i] = static_cast<uint8_t>(i % 10);
-  return d;
+  return test::random_dataset(count, rows, cols, 99);
 }
 
 bool same(const TrainState& a, const TrainState& b) {

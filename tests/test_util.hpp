@@ -1,7 +1,7 @@
 /*
- * test_util.hpp — helpers shared by the op tests: a small deterministic random generator,
- * an element-wise close comparison that reports how many elements differ and the first
- * mismatch, and a central finite-difference driver.
+ * test_util.hpp — helpers shared by the tests: a random dataset, a small deterministic random
+ * generator, an element-wise close comparison that reports how many elements differ and the
+ * first mismatch, and a central finite-difference driver.
  */
 #pragma once
 
@@ -15,7 +15,24 @@
 #include <string>
 #include <vector>
 
+#include "engine/idx.hpp"
+#include "kernels/philox.h"
+
 namespace gan::test {
+
+// `count` images of rows x cols random bytes (Philox key `seed`), labels i % 10.
+inline Dataset random_dataset(int count, int rows, int cols, uint64_t seed) {
+  Dataset d;
+  d.count = count;
+  d.rows = rows;
+  d.cols = cols;
+  d.images.resize(static_cast<size_t>(count) * rows * cols);
+  d.labels.resize(static_cast<size_t>(count));
+  for (size_t i = 0; i < d.images.size(); ++i)
+    d.images[i] = static_cast<uint8_t>(philox_u32(seed, 1, i) & 0xFF);
+  for (int i = 0; i < count; ++i) d.labels[i] = static_cast<uint8_t>(i % 10);
+  return d;
+}
 
 // splitmix64: fully specified, so the test data are the same on every platform.
 class Rng {
