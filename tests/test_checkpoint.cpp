@@ -1,0 +1,200 @@
+/*
+ * test_checkpoint.cpp — checkpoints: bit-exact round trip of the whole training state,
+ * PyTorch names and shapes, weights-only files, refusal of non-finite state (the old file
+ * stays), and every kind of corrupt or mismatched file refused naming the file.
+ */
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "engine/atomic_file.hpp"
+#include "engine/checkpoint.hpp"
+#include "engine/error.hpp"
+#include "engine/safetensors.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
+#include "tests/process_runner.hpp"
+#include "tests/test_util.hpp"
+
+namespace {
+
+using namespace gan;
+using gan::test::TempDir;
+
+TrainConfig tiny_config() {
+  TrainConfig c;
+  c.spec.z_dim = 6;
+  c.spec.g_widths = {10, 14};
+  c.spec.d_widths = {12};
+  c.spec.image_h = 4;
+  c.spec.image_w = 3;
+  c.batch_size = 4;
+  c.d_steps = 2;
+  c.g_loss = GLoss::Minimax;
+  c.seed = 1234567890123ull;
+  return c;
+}
+
+// A state after a few real iterations: every array non-trivial, mid-epoch cursor.
+TrainState trained_state(const TrainConfig& c) {
+  auto be = make_cpu_backend();
+  Trainer t(*be, c);
+  t.set_data(test::random_dataset(40, 4, 3, 17));
+  t.init_weights();
+  t.begin_epoch(0);
+  for (int i = 0; i < 3; ++i) t.run_iteration();
+  return t.state();
+}
+
+void check_same_state(const TrainState& a, const TrainState& b) {
+  for (int q = 0; q < 2; ++q) {
+    CHECK(a.params[q] == b.params[q]);
+    CHECK(a.adam_m[q] == b.adam_m[q]);
+    CHECK(a.adam_v[q] == b.adam_v[q]);
+    CHECK(a.counters.adam_step[q] == b.counters.adam_step[q]);
+    CHECK(a.counters.skipped[q] == b.counters.skipped[q]);
+    CHECK(a.counters.first_bad_iteration[q] == b.counters.first_bad_iteration[q]);
+  }
+  CHECK(a.bn_stats == b.bn_stats);
+  CHECK(a.counters.iteration == b.counters.iteration);
+  CHECK(a.counters.batch_cursor == b.counters.batch_cursor);
+  CHECK(a.epoch == b.epoch);
+  CHECK(a.data_count == b.data_count);
+}
+
+TEST_CASE("checkpoint: the whole training state and config round-trip bit for bit") {
+  TempDir tmp("ckpt");
+  const TrainConfig c = tiny_config();
+  const TrainState s = trained_state(c);
+  REQUIRE(s.counters.iteration == 3);
+  REQUIRE(s.counters.batch_cursor == 6);
+  const std::string path = tmp / "a.safetensors";
+  save_checkpoint(path, c, s);
+  const Checkpoint ck = load_checkpoint(path);
+  CHECK(ck.has_optimizer);
+  CHECK(to_json(ck.config) == to_json(c));
+  check_same_state(ck.state, s);
+  // saving what was loaded gives the same bytes
+  save_checkpoint(tmp / "b.safetensors", ck.config, ck.state);
+  CHECK(read_file(path) == read_file(tmp / "b.safetensors"));
+}
+
+TEST_CASE("checkpoint: PyTorch state_dict names, shapes and dtypes") {
+  TempDir tmp("ckpt");
+  const TrainConfig c = tiny_config();
+  const TrainState s = trained_state(c);
+  save_checkpoint(tmp / "a.safetensors", c, s);
+  const SafetensorsFile f = SafetensorsFile::read(tmp / "a.safetensors");
+  CHECK(f.get("G.net.0.weight").shape == std::vector<int64_t>{10, 6});
+  CHECK(f.get("G.net.1.weight").shape == std::vector<int64_t>{10});  // BatchNorm gamma
+  CHECK(f.get("G.net.4.running_var").shape == std::vector<int64_t>{14});
+  CHECK(f.get("G.net.6.weight").shape == std::vector<int64_t>{12, 14});  // output Linear
+  CHECK(f.get("D.net.0.weight").shape == std::vector<int64_t>{12, 12});
+  CHECK(f.get("D.net.2.weight").shape == std::vector<int64_t>{1, 12});
+  CHECK(f.get("G.net.1.num_batches_tracked").dtype == DType::I64);
+  // 3 iterations x (2 D steps + 1 G step) training-mode forwards of G
+  CHECK(f.i64_scalar("G.net.1.num_batches_tracked") == 9);
+  CHECK(f.i64_scalar("adam.G.step") == 3);
+  CHECK(f.i64_scalar("adam.D.step") == 6);
+  CHECK(f.has("adam.D.exp_avg_sq.net.2.bias"));
+  CHECK_FALSE(f.has("G.net.2.weight"));  // ReLU has no parameters
+  CHECK(f.meta("format") == "gan_cuda-checkpoint");
+}
+
+TEST_CASE("checkpoint: weights-only files load without Adam state") {
+  TempDir tmp("ckpt");
+  const TrainConfig c = tiny_config();
+  const TrainState s = trained_state(c);
+  save_checkpoint(tmp / "w.safetensors", c, s, true);
+  const SafetensorsFile f = SafetensorsFile::read(tmp / "w.safetensors");
+  CHECK_FALSE(f.has("adam.G.step"));
+  const Checkpoint ck = load_checkpoint(tmp / "w.safetensors");
+  CHECK_FALSE(ck.has_optimizer);
+  CHECK(ck.state.params[0] == s.params[0]);
+  CHECK(ck.state.bn_stats == s.bn_stats);
+  CHECK(ck.state.adam_m[0] == std::vector<float>(s.adam_m[0].size(), 0.0f));
+}
+
+TEST_CASE("checkpoint: non-finite state is never written and the old file stays") {
+  TempDir tmp("ckpt");
+  const TrainConfig c = tiny_config();
+  TrainState s = trained_state(c);
+  const std::string path = tmp / "a.safetensors";
+  save_checkpoint(path, c, s);
+  const auto before = read_file(path);
+  for (int which = 0; which < 3; ++which) {
+    TrainState bad = s;
+    if (which == 0) bad.params[1][5] = NAN;
+    if (which == 1) bad.bn_stats[2] = INFINITY;
+    if (which == 2) bad.adam_v[0][0] = -INFINITY;
+    CHECK_THROWS_WITH_AS(save_checkpoint(path, c, bad), doctest::Contains("non-finite"), Error);
+    CHECK(read_file(path) == before);
+  }
+}
+
+TEST_CASE("checkpoint: corrupt, foreign and mismatched files are refused naming the file") {
+  TempDir tmp("ckpt");
+  const TrainConfig c = tiny_config();
+  const TrainState s = trained_state(c);
+  const std::string good = tmp / "good.safetensors";
+  save_checkpoint(good, c, s);
+  const auto bytes = read_file(good);
+  auto refused = [&](const std::string& path, const std::string& what) {
+    INFO(path, " ", what);
+    CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains(path.c_str()), InputError);
+    try {
+      load_checkpoint(path);
+    } catch (const InputError& e) {
+      CHECK(std::string(e.what()).find(what) != std::string::npos);
+    }
+  };
+  write_file_atomic(tmp / "half.safetensors", bytes.data(), bytes.size() / 2);
+  refused(tmp / "half.safetensors", "");
+  refused(tmp / "missing.safetensors", "");
+
+  // The good file with `edit` applied to its tensors (true = tensor handled by edit).
+  auto rewrite = [&](auto&& edit) {
+    const SafetensorsFile f = SafetensorsFile::read(good);
+    SafetensorsWriter w;
+    for (const std::string& n : f.names()) {
+      const StTensor& t = f.get(n);
+      if (edit(n, w, t)) continue;
+      w.add(n, t.dtype, t.shape, t.bytes.data());
+    }
+    for (const auto& [k, v] : f.metadata()) w.set_metadata(k, v);
+    return w;
+  };
+  // a tensor missing
+  SafetensorsWriter w1 = rewrite([](const std::string& n, SafetensorsWriter&, const StTensor&) {
+    return n == "D.net.0.bias";
+  });
+  w1.write(tmp / "no_tensor.safetensors");
+  refused(tmp / "no_tensor.safetensors", "D.net.0.bias");
+  // a tensor of the wrong shape
+  SafetensorsWriter w2 = rewrite([](const std::string& n, SafetensorsWriter& w, const StTensor& t) {
+    if (n != "G.net.0.weight") return false;
+    w.add(n, t.dtype, {6, 10}, t.bytes.data());
+    return true;
+  });
+  w2.write(tmp / "shape.safetensors");
+  refused(tmp / "shape.safetensors", "G.net.0.weight");
+  // another format, another version
+  SafetensorsWriter w3 = rewrite([](const std::string&, SafetensorsWriter&, const StTensor&) {
+    return false;
+  });
+  w3.set_metadata("format", "something-else");
+  w3.write(tmp / "format.safetensors");
+  refused(tmp / "format.safetensors", "not a gan_cuda checkpoint");
+  w3.set_metadata("format", "gan_cuda-checkpoint");
+  w3.set_metadata("version", "99");
+  w3.write(tmp / "version.safetensors");
+  refused(tmp / "version.safetensors", "version 99");
+  // a config that does not describe the tensors
+  w3.set_metadata("version", "1");
+  TrainConfig other = c;
+  other.spec.g_widths = {10, 15};
+  w3.set_metadata("config", to_json(other));
+  w3.write(tmp / "config.safetensors");
+  refused(tmp / "config.safetensors", "");
+}
+
+}  // namespace
