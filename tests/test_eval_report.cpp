@@ -28,14 +28,6 @@ namespace {
 using namespace gan;
 using namespace gan::test;
 
-Dataset first_images(const Dataset& d, int count) {
-  Dataset s = d;
-  s.count = count;
-  s.images.resize(static_cast<size_t>(count) * d.dim());
-  s.labels.resize(static_cast<size_t>(count));
-  return s;
-}
-
 TEST_CASE("GanEvaluator on constructed sample sets") {
   const auto be = make_cpu_backend();
   const Dataset train = first_images(load_mnist(GAN_SOURCE_DIR "/data/mnist", Split::Train), 1500);

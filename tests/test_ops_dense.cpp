@@ -30,6 +30,7 @@ using gan::Act;
 using gan::DenseDesc;
 using gan::Mode;
 using gan::test::check_close;
+using gan::test::make_desc;
 using gan::test::random_vector;
 using gan::test::Rng;
 using Vec = std::vector<double>;
@@ -41,16 +42,6 @@ const float kNaN = std::numeric_limits<float>::quiet_NaN();
 template <typename T>
 bool all_nan(const std::vector<T>& v) {
   return std::all_of(v.begin(), v.end(), [](T e) { return std::isnan(e); });
-}
-
-DenseDesc make_desc(int in, int out, bool bn, Act act) {
-  DenseDesc d;
-  d.in = in;
-  d.out = out;
-  d.batchnorm = bn;
-  d.act = act;
-  d.slope = act == Act::LeakyReLU ? 0.2f : 0.0f;
-  return d;
 }
 
 // One layer's inputs and a random upstream gradient, in T.
@@ -67,25 +58,34 @@ struct DenseData {
         dy(random_vector<T>(rng, size_t(rows) * d.out)) {}
 };
 
+// A training-mode forward with its own scratch buffers: y, and the saved state that
+// dense_backward reads.
+template <typename T>
+struct TrainForward {
+  std::vector<T> z, mean, rstd, rm, rv, y;
+  gan::cpu::DenseRef<T> p;
+  TrainForward(const DenseDesc& d, int rows, const DenseData<T>& t)
+      : z(size_t(rows) * d.out), mean(d.out), rstd(d.out), rm(d.out, T(0)), rv(d.out, T(1)),
+        y(size_t(rows) * d.out) {
+    p.W = t.W.data();
+    p.b = t.b.data();
+    if (d.batchnorm) {
+      p.gamma = t.gamma.data();
+      p.beta = t.beta.data();
+      p.running_mean = rm.data();
+      p.running_var = rv.data();
+      p.z = z.data();
+      p.mean = mean.data();
+      p.rstd = rstd.data();
+    }
+    gan::cpu::dense_forward<T>(d, Mode::Train, rows, t.x.data(), p, y.data());
+  }
+};
+
 // Training-mode forward with fresh scratch buffers; returns y.
 template <typename T>
 std::vector<T> forward_train(const DenseDesc& d, int rows, const DenseData<T>& t) {
-  const size_t n = size_t(rows) * d.out;
-  std::vector<T> z(n), mean(d.out), rstd(d.out), rm(d.out, T(0)), rv(d.out, T(1)), y(n);
-  gan::cpu::DenseRef<T> p;
-  p.W = t.W.data();
-  p.b = t.b.data();
-  if (d.batchnorm) {
-    p.gamma = t.gamma.data();
-    p.beta = t.beta.data();
-    p.running_mean = rm.data();
-    p.running_var = rv.data();
-    p.z = z.data();
-    p.mean = mean.data();
-    p.rstd = rstd.data();
-  }
-  gan::cpu::dense_forward<T>(d, Mode::Train, rows, t.x.data(), p, y.data());
-  return y;
+  return TrainForward<T>(d, rows, t).y;
 }
 
 double dense_loss(const DenseDesc& d, int rows, const DenseData<double>& t) {
@@ -120,22 +120,8 @@ template <typename T>
 void analytic_grads(const DenseDesc& d, int rows, const DenseData<T>& t, bool want_params,
                     bool want_dx, std::vector<T>* dx, std::vector<T>* dW, std::vector<T>* db,
                     std::vector<T>* dgamma, std::vector<T>* dbeta) {
-  const size_t n = size_t(rows) * d.out;
   const T nan = std::numeric_limits<T>::quiet_NaN();
-  std::vector<T> z(n), mean(d.out), rstd(d.out), rm(d.out, T(0)), rv(d.out, T(1)), y(n);
-  gan::cpu::DenseRef<T> p;
-  p.W = t.W.data();
-  p.b = t.b.data();
-  if (d.batchnorm) {
-    p.gamma = t.gamma.data();
-    p.beta = t.beta.data();
-    p.running_mean = rm.data();
-    p.running_var = rv.data();
-    p.z = z.data();
-    p.mean = mean.data();
-    p.rstd = rstd.data();
-  }
-  gan::cpu::dense_forward<T>(d, Mode::Train, rows, t.x.data(), p, y.data());
+  TrainForward<T> f(d, rows, t);
   std::vector<T> dy = t.dy;
   dx->assign(size_t(rows) * d.in, nan);
   dW->assign(size_t(d.out) * d.in, nan);
@@ -151,7 +137,7 @@ void analytic_grads(const DenseDesc& d, int rows, const DenseData<T>& t, bool wa
       g.dbeta = dbeta->data();
     }
   }
-  gan::cpu::dense_backward<T>(d, rows, t.x.data(), p, y.data(), dy.data(), g,
+  gan::cpu::dense_backward<T>(d, rows, t.x.data(), f.p, f.y.data(), dy.data(), g,
                               want_dx ? dx->data() : nullptr);
 }
 

@@ -1,6 +1,6 @@
 /*
- * test_util.hpp — helpers shared by the tests: a random dataset, a small deterministic random
- * generator, an element-wise close comparison that reports how many elements differ and the
+ * test_util.hpp — helpers shared by the tests (CPU and GPU): datasets, layer descriptions, a
+ * small deterministic random generator, an element-wise close comparison that reports how many elements differ and the
  * first mismatch, and a central finite-difference driver.
  */
 #pragma once
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/idx.hpp"
+#include "engine/model_spec.hpp"
 #include "kernels/philox.h"
 
 namespace gan::test {
@@ -31,6 +32,26 @@ inline Dataset random_dataset(int count, int rows, int cols, uint64_t seed) {
   for (size_t i = 0; i < d.images.size(); ++i)
     d.images[i] = static_cast<uint8_t>(philox_u32(seed, 1, i) & 0xFF);
   for (int i = 0; i < count; ++i) d.labels[i] = static_cast<uint8_t>(i % 10);
+  return d;
+}
+
+// The first `count` images and labels of a dataset.
+inline Dataset first_images(const Dataset& d, int count) {
+  Dataset s = d;
+  s.count = count;
+  s.images.resize(static_cast<size_t>(count) * d.dim());
+  s.labels.resize(static_cast<size_t>(count));
+  return s;
+}
+
+// A dense layer's description; LeakyReLU layers get the model's slope 0.2.
+inline DenseDesc make_desc(int in, int out, bool bn, Act act) {
+  DenseDesc d;
+  d.in = in;
+  d.out = out;
+  d.batchnorm = bn;
+  d.act = act;
+  d.slope = act == Act::LeakyReLU ? 0.2f : 0.0f;
   return d;
 }
 

@@ -19,34 +19,19 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cuda/cuda_backend.hpp"
 #include "tests/gpu/gpu_test_util.hpp"
+#include "tests/test_util.hpp"
 
 namespace {
 
 using namespace gan;
 using namespace gan::gpu_test;
 
-// splitmix64, as in the CPU tests.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t next() {
-    uint64_t z = (s_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  float uniform(float lo, float hi) {
-    return lo + (hi - lo) * static_cast<float>(static_cast<double>(next() >> 11) * 0x1p-53);
-  }
-  std::vector<float> vec(size_t n, float lo = -1, float hi = 1) {
-    std::vector<float> v(n);
-    for (float& x : v) x = uniform(lo, hi);
-    return v;
-  }
+using gan::test::first_images;
+using gan::test::Rng;
 
- private:
-  uint64_t s_;
-};
+std::vector<float> random_floats(Rng& rng, size_t n, double lo = -1, double hi = 1) {
+  return gan::test::random_vector<float>(rng, n, lo, hi);
+}
 
 using MirrorF = Mirror<float>;
 
@@ -66,7 +51,8 @@ TEST_CASE("cuda matmul: every transpose combination and awkward size matches the
           const int M = s[0], N = s[1], K = s[2];
           INFO("M=" << M << " N=" << N << " K=" << K << " ta=" << ta << " tb=" << tb
                     << " beta=" << beta);
-          MirrorF A(rng.vec(size_t(M) * K)), B(rng.vec(size_t(K) * N)), C(rng.vec(size_t(M) * N));
+          MirrorF A(random_floats(rng, size_t(M) * K)), B(random_floats(rng, size_t(K) * N)),
+              C(random_floats(rng, size_t(M) * N));
           run_matmul(cpu(), ta, tb, M, N, K, 1.5f, beta, A, B, C, false);
           run_matmul(cuda(), ta, tb, M, N, K, 1.5f, beta, A, B, C, true);
           expect_close("C", C.gpu(), C.cpu(), Tol{2e-6 * K, 1e-5});
@@ -79,7 +65,8 @@ TEST_CASE("cuda matmul stays FP32 on a backend in TF32 mode") {
   const auto tf32 = make_cuda_backend(opt);
   Rng rng(72);
   const int M = 64, N = 96, K = 784;
-  const std::vector<float> a = rng.vec(size_t(M) * K, 0, 1), b = rng.vec(size_t(N) * K, 0, 1);
+  const std::vector<float> a = random_floats(rng, size_t(M) * K, 0, 1);
+  const std::vector<float> b = random_floats(rng, size_t(N) * K, 0, 1);
   Buf<float> A(*tf32, a), B(*tf32, b), C(*tf32, size_t(M) * N);
   tf32->matmul(false, true, M, N, K, 1.0f, A.get(), B.get(), 0.0f, C.get());
   const std::vector<float> got = C.read();
@@ -100,7 +87,7 @@ TEST_CASE("cuda softmax_xent: loss, accuracy and gradient match the CPU") {
     for (int classes : {2, 10, 37})
       for (bool grad : {true, false}) {
         INFO("rows=" << rows << " classes=" << classes << " grad=" << grad);
-        std::vector<float> l = rng.vec(size_t(rows) * classes, -6, 6);
+        std::vector<float> l = random_floats(rng, size_t(rows) * classes, -6, 6);
         if (rows > 2) {
           l[0] = 1e4f;  // huge logits stay finite
           l[classes] = -1e4f;
@@ -145,14 +132,6 @@ TEST_CASE("cuda gather_labels: the labels of the permuted batch, bit-identical")
     }
 }
 
-Dataset first_images(const Dataset& d, int count) {
-  Dataset s = d;
-  s.count = count;
-  s.images.resize(static_cast<size_t>(count) * d.dim());
-  s.labels.resize(static_cast<size_t>(count));
-  return s;
-}
-
 TEST_CASE("cuda classifier: training and inference agree with the CPU backend") {
   const Dataset train = first_images(load_mnist(GAN_SOURCE_DIR "/data/mnist", Split::Train), 2000);
   const Dataset test = first_images(load_mnist(GAN_SOURCE_DIR "/data/mnist", Split::Test), 1000);
@@ -185,7 +164,8 @@ TEST_CASE("cuda classifier: training and inference agree with the CPU backend") 
 TEST_CASE("cuda evaluation: distances, Parzen and every metric of GanEvaluator match the CPU") {
   Rng rng(75);
   const int na = 300, nb = 500, dim = 784;
-  const std::vector<float> a = rng.vec(size_t(na) * dim, 0, 1), b = rng.vec(size_t(nb) * dim, 0, 1);
+  const std::vector<float> a = random_floats(rng, size_t(na) * dim, 0, 1);
+  const std::vector<float> b = random_floats(rng, size_t(nb) * dim, 0, 1);
   {
     const std::vector<float> nc = nearest_distance(cpu(), a.data(), na, b.data(), nb, dim);
     const std::vector<float> ng = nearest_distance(cuda(), a.data(), na, b.data(), nb, dim);

@@ -36,6 +36,7 @@ namespace {
 
 using namespace gan;
 using namespace gan::gpu_test;
+using gan::test::make_desc;
 using gan::test::Rng;
 using MirrorF = Mirror<float>;
 using MirrorPtr = std::unique_ptr<MirrorF>;
@@ -67,16 +68,6 @@ std::vector<float> weights(Rng& rng, size_t n, int in) {
     e = static_cast<float>(rng.next() & 1 ? mag : -mag);
   }
   return v;
-}
-
-DenseDesc make_desc(int in, int out, bool bn, Act act) {
-  DenseDesc d;
-  d.in = in;
-  d.out = out;
-  d.batchnorm = bn;
-  d.act = act;
-  d.slope = act == Act::LeakyReLU ? 0.2f : 0.0f;
-  return d;
 }
 
 MirrorPtr mirror_if(bool cond, std::vector<float> v) {
