@@ -31,8 +31,10 @@ int run_eval(const EvalOptions& opt, std::ostream& out);
 int run_train_classifier(const TrainClassifierOptions& opt, std::ostream& out);
 
 // "auto": CUDA when a device exists, else the CPU (saying so in one line on `log`);
-// "cuda": InputError when there is none; "cpu": the reference backend.
-std::unique_ptr<Backend> select_backend(const std::string& device, bool tf32, std::ostream& log);
+// "cuda": InputError when there is none; "cpu": the CPU backend with `threads` threads
+// (0: the cores this process may use; ignored by CUDA).
+std::unique_ptr<Backend> select_backend(const std::string& device, bool tf32, std::ostream& log,
+                                        int threads = 0);
 
 // Raised when training stops on a non-finite loss or gradient (exit status 1).
 class NonFiniteError : public Error {

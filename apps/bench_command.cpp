@@ -63,7 +63,7 @@ int run_bench(const BenchOptions& opt, std::ostream& out, std::istream& in) {
     GAN_INPUT_FAIL("--batch " << opt.batch << " is larger than the " << data.count
                               << " images of " << opt.data);
 
-  const auto device_backend = select_backend(opt.device, opt.tf32, out);
+  const auto device_backend = select_backend(opt.device, opt.tf32, out, opt.threads);
   CountingBackend backend(*device_backend);
   for (const auto& [op, variant] : opt.kernels) backend.select_kernel(op, variant);
   const bool graph = !opt.no_graph && backend.supports_graphs();

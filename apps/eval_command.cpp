@@ -55,7 +55,7 @@ int run_eval(const EvalOptions& opt, std::ostream& out) {
   ensure_writable_dir(parent.empty() ? "." : parent.string());
 
   // ---- work ----------------------------------------------------------------------
-  const auto backend = select_backend(opt.device, false, out);
+  const auto backend = select_backend(opt.device, false, out, opt.threads);
   const std::unique_ptr<Classifier> clf = source.build(*backend, out);
   GanEvaluator evaluator(*backend, train, test, *clf, cfg);
   Trainer generator(*backend, ck.config, false);

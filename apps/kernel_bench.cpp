@@ -549,8 +549,8 @@ std::vector<KernelCaseResult> bench_kernels(Backend& be, Backend& ref, const Tra
 }
 
 int run_kernel_bench(const KernelBenchOptions& opt, std::ostream& out) {
-  const auto be = select_backend(opt.device, opt.tf32, out);
-  const auto ref = make_cpu_backend();
+  const auto be = select_backend(opt.device, opt.tf32, out, opt.threads);
+  const auto ref = make_cpu_reference_backend();
   TrainConfig cfg;
   cfg.batch_size = opt.batch;
   cfg.validate();

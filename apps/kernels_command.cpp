@@ -8,7 +8,7 @@
 namespace gan {
 
 int run_kernels(const KernelsOptions& opt, std::ostream& out) {
-  const auto backend = select_backend(opt.device, false, out);
+  const auto backend = select_backend(opt.device, false, out, opt.threads);
   out << "backend: " << backend->name() << "\n";
   for (const OpVariants& op : backend->kernel_variants()) {
     out << "  " << std::left << std::setw(16) << op.op;

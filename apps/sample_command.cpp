@@ -26,7 +26,7 @@ int run_sample(const SampleOptions& opt, std::ostream& out) {
   if (!png && !ends_with(opt.out, ".idx") && !ends_with(opt.out, ".idx.gz"))
     GAN_INPUT_FAIL("--out " << opt.out << ": the name must end in .png, .idx or .idx.gz");
   const Checkpoint ck = load_checkpoint(opt.checkpoint);
-  const auto backend = select_backend(opt.device, false, out);
+  const auto backend = select_backend(opt.device, false, out, opt.threads);
   Trainer trainer(*backend, ck.config, false);
   trainer.set_state(ck.state);
   const std::vector<float> images = trainer.generate(opt.n, Stream::Sample, opt.seed);

@@ -11,7 +11,8 @@
 
 namespace gan {
 
-std::unique_ptr<Backend> select_backend(const std::string& device, bool tf32, std::ostream& log) {
+std::unique_ptr<Backend> select_backend(const std::string& device, bool tf32, std::ostream& log,
+                                        int threads) {
   int devices = 0;
 #ifdef GAN_HAVE_CUDA
   devices = cuda_device_count();
@@ -30,10 +31,12 @@ std::unique_ptr<Backend> select_backend(const std::string& device, bool tf32, st
   }
   if (device == "cpu" && tf32) GAN_INPUT_FAIL("--tf32 applies to the CUDA backend only");
   if (device == "auto") {
-    log << "no CUDA device found: running on the CPU reference backend"
+    log << "no CUDA device found: running on the CPU backend"
         << (tf32 ? " (--tf32 ignored)" : "") << "\n";
   }
-  return make_cpu_backend();
+  CpuOptions opt;
+  opt.threads = threads;
+  return make_cpu_backend(opt);
 }
 
 }  // namespace gan

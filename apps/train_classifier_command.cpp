@@ -24,7 +24,7 @@ int run_train_classifier(const TrainClassifierOptions& opt, std::ostream& out) {
   const std::filesystem::path parent = std::filesystem::path(opt.out).parent_path();
   ensure_writable_dir(parent.empty() ? "." : parent.string());
 
-  const auto backend = select_backend(opt.device, false, out);
+  const auto backend = select_backend(opt.device, false, out, opt.threads);
   ClassifierTraining cfg;
   cfg.epochs = opt.epochs;
   cfg.seed = opt.seed;

@@ -186,7 +186,7 @@ int run_train(const TrainOptions& opt, std::ostream& out) {
       GAN_INPUT_FAIL(opt.out << " already holds a run that stopped before its first checkpoint ("
                              << metrics_path << "); remove it or choose another --out");
   }
-  const auto backend = select_backend(opt.device, opt.tf32, out);
+  const auto backend = select_backend(opt.device, opt.tf32, out, opt.threads);
   TrainingEval eval_hook(opt, data);  // --eval-every; reads its inputs now, dies before backend
   for (const auto& [op, variant] : opt.kernels) backend->select_kernel(op, variant);
   ensure_writable_dir(opt.out);

@@ -34,9 +34,12 @@ std::pair<std::string, std::string> parse_kernel_choice(const std::string& s) {
 
 namespace {
 
-void add_device_option(CLI::App* app, std::string* device) {
+void add_device_option(CLI::App* app, std::string* device, int* threads) {
   app->add_option("--device", *device, "auto (GPU if present), cuda or cpu")
       ->check(CLI::IsMember({"auto", "cuda", "cpu"}));
+  app->add_option("--threads", *threads,
+                  "threads of the CPU backend (default: the cores this process may use)")
+      ->check(CLI::Range(1, 4096));
 }
 
 }  // namespace
@@ -69,7 +72,7 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
     a->add_option("--seed", c.seed, "seed of every random stream");
     a->add_option("--nan-policy", nan_policy, "abort or skip on a non-finite loss/gradient")
         ->check(CLI::IsMember({"abort", "skip"}));
-    add_device_option(a, &t.device);
+    add_device_option(a, &t.device, &t.threads);
     a->add_option("--out", t.out, "output directory");
     a->add_option("--sample-every", t.sample_every, "epochs between sample grids")
         ->check(CLI::Range(1, 1000000));
@@ -98,10 +101,10 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
   sample->add_option("--out", cmd.sample.out, "FILE.png (grid), FILE.idx or FILE.idx.gz")
       ->required();
   sample->add_option("--seed", cmd.sample.seed, "noise seed");
-  add_device_option(sample, &cmd.sample.device);
+  add_device_option(sample, &cmd.sample.device, &cmd.sample.threads);
 
   CLI::App* kernels = app.add_subcommand("kernels", "list the kernel variants of each op");
-  add_device_option(kernels, &cmd.kernels.device);
+  add_device_option(kernels, &cmd.kernels.device, &cmd.kernels.threads);
 
   BenchOptions& bo = cmd.bench;
   bo.data = default_data;
@@ -109,7 +112,7 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
   CLI::App* bench = app.add_subcommand("bench", "time the training iteration (CUDA events on "
                                                 "CUDA) and write the results as JSON");
   bench->add_option("--data", bo.data, "directory of MNIST IDX files (raw or .gz)");
-  add_device_option(bench, &bo.device);
+  add_device_option(bench, &bo.device, &bo.threads);
   bench->add_option("--batch", bo.batch, "batch size")->check(CLI::Range(2, 1 << 20));
   bench->add_option("--warmup", bo.warmup, "iterations before timing")
       ->check(CLI::Range(0, 1000000));
@@ -130,7 +133,7 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
   CLI::App* kbench = app.add_subcommand(
       "kernel-bench", "check every kernel variant against the CPU reference and time it at "
                       "the model's shapes");
-  add_device_option(kbench, &ko.device);
+  add_device_option(kbench, &ko.device, &ko.threads);
   kbench->add_option("--batch", ko.batch, "batch size of the shapes")
       ->check(CLI::Range(2, 1 << 20));
   kbench->add_option("--images", ko.images, "permutation length of the shuffle cases")
@@ -153,7 +156,7 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
   eval->add_option("--out", eo.out, "JSON file (default: next to the checkpoint)");
   eval->add_option("--samples", eo.samples, "generated images")->check(CLI::Range(4, 1000000));
   eval->add_option("--seed", eo.seed, "noise seed");
-  add_device_option(eval, &eo.device);
+  add_device_option(eval, &eo.device, &eo.threads);
 
   TrainClassifierOptions& co = cmd.train_classifier;
   co.data = default_data;
@@ -163,7 +166,7 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
   tclf->add_option("--epochs", co.epochs, "epochs")->check(CLI::Range(1, 100000));
   tclf->add_option("--out", co.out, "safetensors file");
   tclf->add_option("--seed", co.seed, "seed of the weights and the shuffle");
-  add_device_option(tclf, &co.device);
+  add_device_option(tclf, &co.device, &co.threads);
 
   try {
     app.parse(argc, argv);

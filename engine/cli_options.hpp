@@ -29,6 +29,7 @@ struct TrainOptions {
   int epochs = 50;
   TrainConfig config;
   std::string device = "auto";
+  int threads = 0;  // --threads: CPU backend threads (0: the cores this process may use)
   std::string out = "out";
   int sample_every = 1;      // epochs between sample grids
   int checkpoint_every = 1;  // epochs between checkpoints (the last epoch always writes one)
@@ -50,16 +51,19 @@ struct SampleOptions {
   int n = 64;
   uint64_t seed = 0;
   std::string device = "auto";
+  int threads = 0;  // --threads: CPU backend threads (0: the cores this process may use)
 };
 
 struct KernelsOptions {
   std::string device = "auto";
+  int threads = 0;  // --threads: CPU backend threads (0: the cores this process may use)
 };
 
 // `gan_cuda bench` (apps/bench_command.cpp).
 struct BenchOptions {
   std::string data;
   std::string device = "auto";
+  int threads = 0;  // --threads: CPU backend threads (0: the cores this process may use)
   int batch = 128;
   int warmup = 20;           // iterations before the first timed block
   int blocks = 30;           // timed blocks
@@ -76,6 +80,7 @@ struct BenchOptions {
 // `gan_cuda kernel-bench` (apps/kernel_bench.cpp).
 struct KernelBenchOptions {
   std::string device = "auto";
+  int threads = 0;  // --threads: CPU backend threads (0: the cores this process may use)
   int batch = 128;
   int images = 60000;   // permutation length of the shuffle cases
   int repeats = 30;     // timed blocks per case
@@ -94,6 +99,7 @@ struct EvalOptions {
   int samples = 10000;
   uint64_t seed = 0;       // noise stream Eval:seed
   std::string device = "auto";
+  int threads = 0;  // --threads: CPU backend threads (0: the cores this process may use)
 };
 
 // `gan_cuda train-classifier` (apps/train_classifier_command.cpp).
@@ -103,6 +109,7 @@ struct TrainClassifierOptions {
   int epochs = ClassifierTraining{}.epochs;
   uint64_t seed = 0;
   std::string device = "auto";
+  int threads = 0;  // --threads: CPU backend threads (0: the cores this process may use)
 };
 
 struct CliCommand {

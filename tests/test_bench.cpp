@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -316,15 +317,23 @@ KernelBenchSettings quick_settings() {
 
 TEST_CASE("kernel-bench checks every op of the CPU backend against the reference and times it") {
   auto be = make_cpu_backend();
-  auto ref = make_cpu_backend();
+  auto ref = make_cpu_reference_backend();
   const auto results = bench_kernels(*be, *ref, small_config(), quick_settings());
   std::map<std::string, int> per_op;
+  std::map<std::string, std::set<std::string>> variants;
   for (const KernelCaseResult& r : results) {
-    CHECK_MESSAGE(r.ok, r.op << " " << r.shape << ": " << r.check);
+    CHECK_MESSAGE(r.ok, r.op << " " << r.variant << " " << r.shape << ": " << r.check);
     CHECK(r.us.n == 2);
     CHECK(r.rotation == 1);
-    ++per_op[r.op];
+    variants[r.op].insert(r.variant);
+    if (r.variant != "reference" || r.op == "d_head" || r.op == "shuffle" || r.op == "gather" ||
+        r.op == "noise")
+      ++per_op[r.op];  // the cases of one variant per op
   }
+  // Every variant of every op with cases is run.
+  CHECK(variants["dense_forward"] == std::set<std::string>{"fast", "reference"});
+  CHECK(variants["adam"] == std::set<std::string>{"fast", "reference"});
+  CHECK(variants["check_finite"] == std::set<std::string>{"threaded", "reference"});
   // G: 3 layers; D: 2 hidden layers on 2B and on B rows.
   CHECK(per_op["dense_forward"] == 3 + 2 * 2);
   CHECK(per_op["dense_backward"] == 3 + 2 + 2);
@@ -339,7 +348,7 @@ TEST_CASE("kernel-bench checks every op of the CPU backend against the reference
   s.ops = {"adam"};
   s.rotate_bytes = size_t(1) << 40;
   const auto adam = bench_kernels(*be, *ref, small_config(), s);
-  REQUIRE(adam.size() == 2);
+  REQUIRE(adam.size() == 2 * 2);  // two cases (G, D), two variants
   CHECK(adam[0].rotation == 1024);  // the cap
   s.ops = {"softmax"};
   CHECK_THROWS_WITH_AS(bench_kernels(*be, *ref, small_config(), s),
@@ -363,7 +372,7 @@ class AlteredBackend : public CountingBackend {
 
 TEST_CASE("kernel-bench reports the cases whose outputs disagree with the reference") {
   auto inner = make_cpu_backend();
-  auto ref = make_cpu_backend();
+  auto ref = make_cpu_reference_backend();
   AlteredBackend altered(*inner);
   const auto results = bench_kernels(altered, *ref, small_config(), quick_settings());
   int failed = 0;
@@ -377,7 +386,8 @@ TEST_CASE("kernel-bench reports the cases whose outputs disagree with the refere
     if (has_dx) CHECK(r.check.find("dx: 1 of ") == 0);
     if (r.op == "shuffle") CHECK(r.check.find("perm differs") == 0);
   }
-  CHECK(failed == 2 + 1 + 2 + 1);  // G layers 1, 2; D layer 1 on 2B rows; D 0, 1 on B rows
+  // G layers 1, 2; D layer 1 on 2B rows; D 0, 1 on B rows: for both dense_backward variants
+  CHECK(failed == 2 * (2 + 1 + 2) + 1);
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 # The CUDA toolkit (nvcc, cuBLAS, cuRAND, CUB) is expected on the machine already.
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config zlib1g-dev doctest-dev libcli11-dev libstb-dev
-      nlohmann-json3-dev libopenblas-dev libgif-dev clang libclang-rt-dev)
+      nlohmann-json3-dev libopenblas-dev libeigen3-dev libgif-dev clang libclang-rt-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

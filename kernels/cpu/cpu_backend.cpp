@@ -1,5 +1,6 @@
 /*
- * cpu_backend.cpp — Backend implemented by the reference ops in kernels/cpu/.
+ * cpu_backend.cpp — Backend implemented by the ops in kernels/cpu/: the fast variants by
+ * default, the reference ones on request (--kernel OP=reference).
  */
 #include "kernels/cpu/cpu_backend.hpp"
 
@@ -16,18 +17,50 @@
 
 #include "engine/error.hpp"
 #include "kernels/cpu/adam_cpu.hpp"
+#include "kernels/cpu/adam_fast.hpp"
 #include "kernels/cpu/d_head_bce_cpu.hpp"
 #include "kernels/cpu/data_pipeline_cpu.hpp"
 #include "kernels/cpu/gather_labels_cpu.hpp"
 #include "kernels/cpu/gemm_cpu.hpp"
+#include "kernels/cpu/gemm_fast.hpp"
 #include "kernels/cpu/linear_bn_act_cpu.hpp"
+#include "kernels/cpu/linear_bn_act_fast.hpp"
 #include "kernels/cpu/softmax_xent_cpu.hpp"
+#include "kernels/cpu/thread_pool.hpp"
 
 namespace gan {
 namespace {
 
-const char* const kOps[] = {"dense_forward", "dense_backward", "d_head", "adam",
-                            "check_finite",  "shuffle",        "gather", "noise"};
+// Every op with its variants, the default first (see cpu_backend.hpp).
+struct OpTable {
+  const char* op;
+  std::vector<std::string> variants;
+};
+const std::vector<OpTable>& op_table() {
+  static const std::vector<OpTable> t = {
+      {"dense_forward", {"fast", "reference"}},
+      {"dense_backward", {"fast", "reference"}},
+      {"d_head", {"reference"}},
+      {"adam", {"fast", "reference"}},
+      {"check_finite", {"threaded", "reference"}},
+      {"shuffle", {"reference"}},
+      {"gather", {"reference"}},
+      {"noise", {"reference"}},
+      {"gemm", {"auto", "avx512", "avx2", "sse2"}},
+  };
+  return t;
+}
+
+// Is any of v[0..n) a NaN or an infinity? Branch-free (vectorisable): exponent bits all set.
+bool any_non_finite(const float* v, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, v + i, sizeof(u));
+    bad |= static_cast<uint32_t>((u & 0x7F800000u) == 0x7F800000u);
+  }
+  return bad != 0;
+}
 
 // The memory this process may use: physical memory, lowered by the address-space and data
 // rlimits and a cgroup v2 memory limit where they are set.
@@ -47,6 +80,11 @@ size_t host_memory_limit() {
 
 class CpuBackend final : public Backend {
  public:
+  explicit CpuBackend(const CpuOptions& opt)
+      : pool_(opt.threads > 0 ? opt.threads : cpu::available_cores()) {
+    for (const OpTable& o : op_table()) selected_.push_back(o.variants.front());
+  }
+
   std::string name() const override { return "cpu"; }
   bool is_cuda() const override { return false; }
 
@@ -87,12 +125,18 @@ class CpuBackend final : public Backend {
 
   void dense_forward(const DenseDesc& d, Mode mode, int rows, const float* x, DenseParams p,
                      BnStats rs, DenseSaved s, float* y) override {
-    cpu::dense_forward<float>(d, mode, rows, x, ref(p, rs, s), y);
+    if (is("dense_forward", "fast"))
+      cpu::dense_forward_fast(pool_, isa(), d, mode, rows, x, ref(p, rs, s), y);
+    else
+      cpu::dense_forward<float>(d, mode, rows, x, ref(p, rs, s), y);
   }
   void dense_backward(const DenseDesc& d, int rows, const float* x, DenseParams p, DenseSaved s,
                       const float* y, float* dy, DenseGrads g, float* dx) override {
-    cpu::dense_backward<float>(d, rows, x, ref(p, BnStats{}, s), y, dy,
-                               cpu::DenseGradRef<float>{g.dW, g.db, g.dgamma, g.dbeta}, dx);
+    const cpu::DenseGradRef<float> gr{g.dW, g.db, g.dgamma, g.dbeta};
+    if (is("dense_backward", "fast"))
+      cpu::dense_backward_fast(pool_, isa(), d, rows, x, ref(p, BnStats{}, s), y, dy, gr, dx);
+    else
+      cpu::dense_backward<float>(d, rows, x, ref(p, BnStats{}, s), y, dy, gr, dx);
   }
   void d_head(const DenseDesc& d, HeadMode mode, int n_real, int n_fake, const float* x,
               DenseParams p, DenseGrads g, float* dx, StepMetrics* m) override {
@@ -112,7 +156,17 @@ class CpuBackend final : public Backend {
   void check_finite(const float* grads, size_t n, const float* loss, Net net,
                     StepCounters* c) override {
     bool bad = !std::isfinite(*loss);
-    for (size_t i = 0; i < n && !bad; ++i) bad = !std::isfinite(grads[i]);
+    if (is("check_finite", "threaded")) {
+      const int T = pool_.size();
+      std::vector<uint8_t> part(static_cast<size_t>(T), 0);
+      pool_.run([&](int t) {
+        const size_t b = n * t / T, e = n * (t + 1) / T;
+        part[t] = any_non_finite(grads + b, e - b);
+      });
+      for (uint8_t p : part) bad = bad || p;
+    } else {
+      for (size_t i = 0; i < n && !bad; ++i) bad = !std::isfinite(grads[i]);
+    }
     const int k = static_cast<int>(net);
     c->bad_now[k] = bad ? 1 : 0;
     if (bad && c->first_bad_iteration[k] < 0) c->first_bad_iteration[k] = c->iteration;
@@ -124,7 +178,19 @@ class CpuBackend final : public Backend {
       c->skipped[k] += 1;
       return;
     }
-    cpu::adam_update<float>(params, grads, m, v, n, cfg, ++c->adam_step[k]);
+    const int64_t t = ++c->adam_step[k];
+    if (!is("adam", "fast")) {
+      cpu::adam_update<float>(params, grads, m, v, n, cfg, t);
+      return;
+    }
+    // Element-wise: the reference's formula, vectorised, on contiguous chunks (multiples of
+    // 16) per thread: the same bits as the reference.
+    const int T = pool_.size();
+    const size_t chunk = (n / T + 15) / 16 * 16;
+    pool_.run([&](int w) {
+      const size_t b = std::min(n, chunk * w), e = w + 1 == T ? n : std::min(n, chunk * (w + 1));
+      if (b < e) cpu::adam_update_fast(params + b, grads + b, m + b, v + b, e - b, cfg, t);
+    });
   }
   void end_iteration(StepCounters* c, int d_steps) override {
     c->iteration += 1;
@@ -148,22 +214,50 @@ class CpuBackend final : public Backend {
 
   std::vector<OpVariants> kernel_variants() const override {
     std::vector<OpVariants> v;
-    for (const char* op : kOps) v.push_back(OpVariants{op, {"reference"}, "reference"});
+    const auto& table = op_table();
+    for (size_t i = 0; i < table.size(); ++i)
+      v.push_back(OpVariants{table[i].op, table[i].variants, selected_[i]});
     return v;
   }
   void select_kernel(const std::string& op, const std::string& variant) override {
-    for (const char* known : kOps)
-      if (op == known) {
-        if (variant != "reference")
-          GAN_INPUT_FAIL("the CPU backend has only the 'reference' variant of " << op
-                                                                                << ", not '"
-                                                                                << variant << "'");
-        return;
-      }
+    const auto& table = op_table();
+    for (size_t i = 0; i < table.size(); ++i) {
+      if (op != table[i].op) continue;
+      for (const std::string& known : table[i].variants)
+        if (variant == known) {
+          if (op == "gemm") cpu::gemm_resolve_isa(parse_isa(variant));  // refuses a missing ISA
+          selected_[i] = variant;
+          return;
+        }
+      std::string list;
+      for (const std::string& known : table[i].variants) list += (list.empty() ? "" : ", ") + known;
+      GAN_INPUT_FAIL("unknown variant '" << variant << "' of CPU kernel op '" << op
+                                         << "'; valid variants: " << list);
+    }
     GAN_INPUT_FAIL("unknown kernel op '" << op << "' (see `gan_cuda kernels`)");
   }
 
+  int threads() const { return pool_.size(); }
+
  private:
+  static cpu::GemmIsa parse_isa(const std::string& v) {
+    if (v == "avx512") return cpu::GemmIsa::AVX512;
+    if (v == "avx2") return cpu::GemmIsa::AVX2;
+    if (v == "sse2") return cpu::GemmIsa::SSE2;
+    return cpu::GemmIsa::Auto;
+  }
+  cpu::GemmIsa isa() const { return parse_isa(selected("gemm")); }
+  const std::string& selected(const char* op) const {
+    const auto& table = op_table();
+    for (size_t i = 0; i < table.size(); ++i)
+      if (std::strcmp(table[i].op, op) == 0) return selected_[i];
+    GAN_FAIL("no CPU kernel op " << op);
+  }
+  bool is(const char* op, const char* variant) const { return selected(op) == variant; }
+
+  cpu::ThreadPool pool_;
+  std::vector<std::string> selected_;  // per op of op_table()
+
   static cpu::DenseRef<float> ref(const DenseParams& p, const BnStats& rs, const DenseSaved& s) {
     cpu::DenseRef<float> r;
     r.W = p.W; r.b = p.b; r.gamma = p.gamma; r.beta = p.beta;
@@ -175,6 +269,27 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+std::unique_ptr<Backend> make_cpu_backend(const CpuOptions& opt) {
+  if (opt.threads < 0) GAN_INPUT_FAIL("--threads must be at least 1, got " << opt.threads);
+  return std::make_unique<CpuBackend>(opt);
+}
+std::unique_ptr<Backend> make_cpu_backend() { return make_cpu_backend(CpuOptions{}); }
+
+std::unique_ptr<Backend> make_cpu_reference_backend(const CpuOptions& opt) {
+  auto be = make_cpu_backend(opt);
+  for (const OpVariants& v : be->kernel_variants())
+    if (v.op != "gemm") be->select_kernel(v.op, "reference");
+  return be;
+}
+
+int cpu_default_threads() { return cpu::available_cores(); }
+
+std::string cpu_gemm_description(const std::string& variant) {
+  cpu::GemmIsa isa = cpu::GemmIsa::Auto;
+  if (variant == "avx512") isa = cpu::GemmIsa::AVX512;
+  if (variant == "avx2") isa = cpu::GemmIsa::AVX2;
+  if (variant == "sse2") isa = cpu::GemmIsa::SSE2;
+  return cpu::gemm_library() + " SGEMM, " + cpu::gemm_isa_name(cpu::gemm_resolve_isa(isa));
+}
 
 }  // namespace gan

@@ -33,6 +33,7 @@ Command line:
   python torch_gan.py --mode MODE --batch B [--tf32] [--init CHECKPOINT] [--data DIR]
                       [--blocks N] [--iters-per-block K] [--warmup W] [--json OUT]
                       [--serve] [--count-kernels] [--epochs E] [--device cuda|cpu]
+                      [--threads N]
       times blocks of K iterations (CUDA events on CUDA, the host clock on the CPU) and
       writes OUT; with --serve it prints READY, then times one block per "block" line on
       stdin (printing "BLOCK <ms>") until "quit", as gan_cuda bench --serve does; with
@@ -451,7 +452,7 @@ def cudagraph_skips():
 
 def environment(device):
     env = {"torch": torch.__version__, "torch_cuda": torch.version.cuda,
-           "device": device.type}
+           "device": device.type, "threads": torch.get_num_threads()}
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
     return env
@@ -594,6 +595,8 @@ def main(argv=None):
                     help="count GPU kernels per iteration with the profiler, after timing")
     ap.add_argument("--epochs", type=int, default=0,
                     help="train this many epochs end to end instead of timing blocks")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="CPU threads of PyTorch's ops (torch.set_num_threads; 0: its default)")
     args = ap.parse_args(argv)
     if args.check_checkpoint:
         return check_checkpoint(args.check_checkpoint, args.rows, args.seed)
@@ -601,8 +604,10 @@ def main(argv=None):
         for name in ("batch", "iters_per_block"):
             if getattr(args, name) < 1:
                 ap.error(f"--{name.replace('_', '-')} must be at least 1")
-        if args.blocks < 0 or args.warmup < 0 or args.epochs < 0:
-            ap.error("--blocks, --warmup and --epochs must not be negative")
+        if args.blocks < 0 or args.warmup < 0 or args.epochs < 0 or args.threads < 0:
+            ap.error("--blocks, --warmup, --epochs and --threads must not be negative")
+        if args.threads:
+            torch.set_num_threads(args.threads)
         sys.path.insert(0, here)
         return run_peer(args)
     ap.print_help()

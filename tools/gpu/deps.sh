@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 pkgs=(doctest-dev libcli11-dev libstb-dev libstb0 zlib1g-dev nlohmann-json3-dev
       libopenblas-dev libopenblas-pthread-dev libopenblas0-pthread libgfortran5
-      libquadmath0 libgif-dev libgif7)
+      libquadmath0 libgif-dev libgif7 libeigen3-dev)
 rm -rf .deps && mkdir -p .deps/debs
 (cd .deps/debs && apt-get download "${pkgs[@]}" >/dev/null 2>&1)
 for f in .deps/debs/*.deb; do dpkg -x "$f" .deps; done

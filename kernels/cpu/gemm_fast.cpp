@@ -1,0 +1,113 @@
+/*
+ * gemm_fast.cpp — instruction-set choice and the thread split of gemm_fast.hpp.
+ */
+#include "kernels/cpu/gemm_fast.hpp"
+
+#include <Eigen/src/Core/util/Macros.h>  // the version macros only
+
+#include <algorithm>
+
+#include "engine/error.hpp"
+
+namespace gan::cpu {
+
+// The three builds (gemm_eigen_<level>.cpp).
+void gemm_eigen_avx512(bool, bool, int, int, int, float, const float*, int, const float*, int,
+                       float, float*, int);
+void gemm_eigen_avx2(bool, bool, int, int, int, float, const float*, int, const float*, int,
+                     float, float*, int);
+void gemm_eigen_sse2(bool, bool, int, int, int, float, const float*, int, const float*, int,
+                     float, float*, int);
+
+std::string gemm_library() {
+  return "Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." +
+         std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION);
+}
+
+const char* gemm_isa_name(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::Auto: return "auto";
+    case GemmIsa::AVX512: return "avx512";
+    case GemmIsa::AVX2: return "avx2";
+    case GemmIsa::SSE2: return "sse2";
+  }
+  return "?";
+}
+
+bool gemm_isa_supported(GemmIsa isa) {
+  __builtin_cpu_init();
+  switch (isa) {
+    case GemmIsa::Auto:
+    case GemmIsa::SSE2: return true;
+    case GemmIsa::AVX2: return __builtin_cpu_supports("x86-64-v3");
+    case GemmIsa::AVX512: return __builtin_cpu_supports("x86-64-v4");
+  }
+  return false;
+}
+
+GemmIsa gemm_best_isa() {
+  if (gemm_isa_supported(GemmIsa::AVX512)) return GemmIsa::AVX512;
+  if (gemm_isa_supported(GemmIsa::AVX2)) return GemmIsa::AVX2;
+  return GemmIsa::SSE2;
+}
+
+GemmIsa gemm_resolve_isa(GemmIsa isa) {
+  if (isa == GemmIsa::Auto) return gemm_best_isa();
+  if (!gemm_isa_supported(isa))
+    GAN_INPUT_FAIL("this CPU does not support the " << gemm_isa_name(isa) << " matrix products "
+                   << "(it supports up to " << gemm_isa_name(gemm_best_isa()) << ")");
+  return isa;
+}
+
+void gemm_fast(GemmIsa isa, bool ta, bool tb, int M, int N, int K, float alpha, const float* A,
+               int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+  switch (gemm_resolve_isa(isa)) {
+    case GemmIsa::AVX512:
+      gemm_eigen_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      return;
+    case GemmIsa::AVX2:
+      gemm_eigen_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      return;
+    default:
+      gemm_eigen_sse2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      return;
+  }
+}
+
+Range split_range(int n, int parts, int t, int align) {
+  const int chunks = (n + align - 1) / align;
+  const int per = chunks / parts, extra = chunks % parts;
+  const int c0 = t * per + std::min(t, extra);
+  const int c1 = c0 + per + (t < extra ? 1 : 0);
+  return Range{std::min(n, c0 * align), std::min(n, c1 * align)};
+}
+
+void gemm_parallel(ThreadPool& pool, GemmIsa isa, bool ta, bool tb, int M, int N, int K,
+                   float alpha, const float* A, const float* B, float beta, float* C) {
+  if (M <= 0 || N <= 0) return;
+  isa = gemm_resolve_isa(isa);
+  const int T = pool.size();
+  const int lda = ta ? M : K, ldb = tb ? K : N, ldc = N;
+  if (T == 1) {
+    gemm_fast(isa, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const bool along_n = N >= 32 * T || N >= M;
+  pool.run([&](int t) {
+    if (along_n) {
+      const Range r = split_range(N, T, t, 16);
+      if (r.begin >= r.end) return;
+      const float* b = tb ? B + size_t(r.begin) * ldb : B + r.begin;
+      gemm_fast(isa, ta, tb, M, r.end - r.begin, K, alpha, A, lda, b, ldb, beta, C + r.begin,
+                ldc);
+    } else {
+      const Range r = split_range(M, T, t, 16);
+      if (r.begin >= r.end) return;
+      const float* a = ta ? A + r.begin : A + size_t(r.begin) * lda;
+      gemm_fast(isa, ta, tb, r.end - r.begin, N, K, alpha, a, lda, B, ldb, beta,
+                C + size_t(r.begin) * ldc, ldc);
+    }
+  });
+}
+
+}  // namespace gan::cpu

@@ -1,0 +1,55 @@
+/*
+ * gemm_fast.hpp — the CPU backend's fast matrix product: Eigen's SGEMM built for three x86
+ * instruction-set levels, chosen at run time, split over a ThreadPool.
+ *
+ *   C[M,N] = alpha * op(A) op(B) + beta * C, row-major, lda/ldb/ldc leading dimensions,
+ *   op = transpose when asked: A is [M,K] ([K,M] if ta), B [K,N] ([N,K] if tb).
+ *   beta == 0 never reads C.
+ *
+ * GemmIsa::Auto picks the widest level the CPU and OS support (CPUID and XGETBV, through
+ * __builtin_cpu_supports): AVX512 (x86-64-v4: AVX-512 F/BW/CD/DQ/VL), AVX2 (x86-64-v3:
+ * AVX2 + FMA), else SSE2 (the x86-64 baseline). Nothing depends on the CPU's model name or on
+ * environment variables. A level the CPU lacks cannot be selected (InputError).
+ *
+ * gemm_parallel() cuts C into size() contiguous slices, along N when it is wide enough
+ * (slices a multiple of 16 columns) else along M, and has thread t compute slice t with one
+ * single-threaded product. Every element of C is then a sum over K computed by one thread, in
+ * an order fixed by the level and the slice's shape: the same shapes, level and thread count
+ * give the same bits; another thread count may round differently (slices of other shapes).
+ */
+#pragma once
+
+#include <string>
+
+#include "kernels/cpu/thread_pool.hpp"
+
+namespace gan::cpu {
+
+enum class GemmIsa { Auto, AVX512, AVX2, SSE2 };
+
+const char* gemm_isa_name(GemmIsa isa);  // "auto", "avx512", "avx2", "sse2"
+// The level Auto resolves to on this CPU.
+GemmIsa gemm_best_isa();
+bool gemm_isa_supported(GemmIsa isa);
+// Auto -> gemm_best_isa(); otherwise isa itself (InputError if this CPU lacks it).
+GemmIsa gemm_resolve_isa(GemmIsa isa);
+
+// "Eigen 3.4.0": the library behind the fast products.
+std::string gemm_library();
+
+// Single-threaded product at one level.
+void gemm_fast(GemmIsa isa, bool ta, bool tb, int M, int N, int K, float alpha, const float* A,
+               int lda, const float* B, int ldb, float beta, float* C, int ldc);
+
+// The product split over the pool's threads (see above); dense leading dimensions.
+void gemm_parallel(ThreadPool& pool, GemmIsa isa, bool ta, bool tb, int M, int N, int K,
+                   float alpha, const float* A, const float* B, float beta, float* C);
+
+// The half-open range [begin, end) of n items that part t of parts takes: contiguous, in
+// order, sizes a multiple of `align` except the last.
+struct Range {
+  int begin, end;
+};
+Range split_range(int n, int parts, int t, int align);
+
+}  // namespace gan::cpu

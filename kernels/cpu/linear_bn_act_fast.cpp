@@ -1,0 +1,213 @@
+/*
+ * linear_bn_act_fast.cpp — fused, threaded dense layer of linear_bn_act_fast.hpp.
+ */
+#include "kernels/cpu/linear_bn_act_fast.hpp"
+
+#include <cmath>
+#include <vector>
+
+#include "engine/error.hpp"
+
+namespace gan::cpu {
+
+namespace {
+
+constexpr int kAlign = 16;  // floats per column slice boundary (one 64-byte cache line)
+
+// y[r, c0..c1) = act(h) for the rows, where h is produced by `h(i, j)`.
+template <typename H>
+void activate_rows(Act act, float slope, int rows, int out, int c0, int c1, float* y, H h) {
+  for (int r = 0; r < rows; ++r) {
+    float* yr = y + size_t(r) * out;
+    const size_t base = size_t(r) * out;
+    switch (act) {
+      case Act::None:
+        for (int j = c0; j < c1; ++j) yr[j] = h(base + j, j);
+        break;
+      case Act::ReLU:
+        for (int j = c0; j < c1; ++j) {
+          const float v = h(base + j, j);
+          yr[j] = v > 0.0f ? v : 0.0f;
+        }
+        break;
+      case Act::LeakyReLU:
+        for (int j = c0; j < c1; ++j) {
+          const float v = h(base + j, j);
+          yr[j] = v > 0.0f ? v : slope * v;
+        }
+        break;
+      case Act::Sigmoid:
+        for (int j = c0; j < c1; ++j) yr[j] = 1.0f / (1.0f + std::exp(-h(base + j, j)));
+        break;
+    }
+  }
+}
+
+// Forward of the columns [c0, c1) once z (BatchNorm in training mode) or y (otherwise) holds
+// x W^T for them.
+void forward_columns(const DenseDesc& d, Mode mode, int rows, const DenseRef<float>& p, float* y,
+                     int c0, int c1, std::vector<double>& acc) {
+  const int out = d.out;
+  const int w = c1 - c0;
+  if (!d.batchnorm) {
+    const float* b = p.b;
+    activate_rows(d.act, d.slope, rows, out, c0, c1, y,
+                  [&](size_t i, int j) { return y[i] + b[j]; });
+    return;
+  }
+  if (mode == Mode::Eval) {
+    std::vector<float> shift(static_cast<size_t>(w)), scale(static_cast<size_t>(w));
+    for (int j = c0; j < c1; ++j) {
+      shift[j - c0] = p.running_mean[j];
+      scale[j - c0] = float(1.0 / std::sqrt(double(p.running_var[j]) + d.bn_eps));
+    }
+    const float* sh = shift.data() - c0;
+    const float* sc = scale.data() - c0;
+    activate_rows(d.act, d.slope, rows, out, c0, c1, y, [&](size_t i, int j) {
+      return p.gamma[j] * (((y[i] + p.b[j]) - sh[j]) * sc[j]) + p.beta[j];
+    });
+    return;
+  }
+  // Training-mode BatchNorm: z += b with the column sums, then the centred squares.
+  float* z = p.z;
+  acc.assign(size_t(2) * w, 0.0);
+  double* sum = acc.data() - c0;
+  double* sq = acc.data() + w - c0;
+  for (int r = 0; r < rows; ++r) {
+    float* zr = z + size_t(r) * out;
+    for (int j = c0; j < c1; ++j) {
+      const float v = zr[j] + p.b[j];
+      zr[j] = v;
+      sum[j] += v;
+    }
+  }
+  for (int j = c0; j < c1; ++j) sum[j] /= rows;  // now the mean
+  for (int r = 0; r < rows; ++r) {
+    const float* zr = z + size_t(r) * out;
+    for (int j = c0; j < c1; ++j) {
+      const double c = zr[j] - sum[j];
+      sq[j] += c * c;
+    }
+  }
+  const double m = d.bn_momentum;
+  std::vector<float> shift(static_cast<size_t>(w)), scale(static_cast<size_t>(w));
+  for (int j = c0; j < c1; ++j) {
+    const double mean = sum[j];
+    const double rstd = 1.0 / std::sqrt(sq[j] / rows + d.bn_eps);
+    p.mean[j] = float(mean);
+    p.rstd[j] = float(rstd);
+    p.running_mean[j] = float((1.0 - m) * p.running_mean[j] + m * mean);
+    p.running_var[j] = float((1.0 - m) * p.running_var[j] + m * (sq[j] / (rows - 1)));
+    shift[j - c0] = float(mean);
+    scale[j - c0] = float(rstd);
+  }
+  const float* sh = shift.data() - c0;
+  const float* sc = scale.data() - c0;
+  activate_rows(d.act, d.slope, rows, out, c0, c1, y, [&](size_t i, int j) {
+    return p.gamma[j] * ((z[i] - sh[j]) * sc[j]) + p.beta[j];
+  });
+}
+
+// Backward of the columns [c0, c1): dy becomes dz there, and their db, dgamma, dbeta.
+void backward_columns(const DenseDesc& d, int rows, const DenseRef<float>& p, const float* y,
+                      float* dy, const DenseGradRef<float>& g, int c0, int c1,
+                      std::vector<double>& acc) {
+  const int out = d.out;
+  const int w = c1 - c0;
+  const float slope = d.slope;
+  for (int r = 0; r < rows; ++r) {
+    float* gr = dy + size_t(r) * out;
+    const float* yr = y + size_t(r) * out;
+    switch (d.act) {
+      case Act::None: break;
+      case Act::ReLU:
+        for (int j = c0; j < c1; ++j) gr[j] *= yr[j] > 0.0f ? 1.0f : 0.0f;
+        break;
+      case Act::LeakyReLU:
+        for (int j = c0; j < c1; ++j) gr[j] *= yr[j] > 0.0f ? 1.0f : slope;
+        break;
+      case Act::Sigmoid:
+        for (int j = c0; j < c1; ++j) gr[j] *= yr[j] * (1.0f - yr[j]);
+        break;
+    }
+  }
+  acc.assign(size_t(3) * w, 0.0);
+  double* db = acc.data() - c0;
+  if (d.batchnorm) {
+    double* sum_g = acc.data() + w - c0;
+    double* sum_gx = acc.data() + 2 * w - c0;
+    for (int r = 0; r < rows; ++r) {
+      const float* gr = dy + size_t(r) * out;
+      const float* zr = p.z + size_t(r) * out;
+      for (int j = c0; j < c1; ++j) {
+        const double xhat = (double(zr[j]) - double(p.mean[j])) * double(p.rstd[j]);
+        sum_g[j] += gr[j];
+        sum_gx[j] += double(gr[j]) * xhat;
+      }
+    }
+    for (int j = c0; j < c1; ++j) {
+      if (g.dgamma) g.dgamma[j] = float(sum_gx[j]);
+      if (g.dbeta) g.dbeta[j] = float(sum_g[j]);
+    }
+    for (int r = 0; r < rows; ++r) {
+      float* gr = dy + size_t(r) * out;
+      const float* zr = p.z + size_t(r) * out;
+      for (int j = c0; j < c1; ++j) {
+        const double mean = p.mean[j], rstd = p.rstd[j];
+        const double k = double(p.gamma[j]) * rstd / rows;
+        const double xhat = (double(zr[j]) - mean) * rstd;
+        const float v = float(k * (rows * double(gr[j]) - sum_g[j] - xhat * sum_gx[j]));
+        gr[j] = v;
+        db[j] += v;
+      }
+    }
+  } else {
+    for (int r = 0; r < rows; ++r) {
+      const float* gr = dy + size_t(r) * out;
+      for (int j = c0; j < c1; ++j) db[j] += gr[j];
+    }
+  }
+  if (g.db)
+    for (int j = c0; j < c1; ++j) g.db[j] = float(db[j]);
+}
+
+}  // namespace
+
+void dense_forward_fast(ThreadPool& pool, GemmIsa isa, const DenseDesc& d, Mode mode, int rows,
+                        const float* x, const DenseRef<float>& p, float* y) {
+  const bool bn_train = d.batchnorm && mode == Mode::Train;
+  if (bn_train) GAN_CHECK(rows >= 2, "BatchNorm in training mode needs at least 2 rows");
+  if (rows <= 0) return;
+  isa = gemm_resolve_isa(isa);
+  float* z = bn_train ? p.z : y;
+  const int T = pool.size();
+  pool.run([&](int t) {
+    thread_local std::vector<double> acc;
+    const Range c = split_range(d.out, T, t, kAlign);
+    if (c.begin >= c.end) return;
+    gemm_fast(isa, false, true, rows, c.end - c.begin, d.in, 1.0f, x, d.in,
+              p.W + size_t(c.begin) * d.in, d.in, 0.0f, z + c.begin, d.out);
+    forward_columns(d, mode, rows, p, y, c.begin, c.end, acc);
+  });
+}
+
+void dense_backward_fast(ThreadPool& pool, GemmIsa isa, const DenseDesc& d, int rows,
+                         const float* x, const DenseRef<float>& p, const float* y, float* dy,
+                         const DenseGradRef<float>& g, float* dx) {
+  if (rows <= 0) return;
+  isa = gemm_resolve_isa(isa);
+  const int T = pool.size();
+  pool.run([&](int t) {
+    thread_local std::vector<double> acc;
+    const Range c = split_range(d.out, T, t, kAlign);
+    if (c.begin >= c.end) return;
+    backward_columns(d, rows, p, y, dy, g, c.begin, c.end, acc);
+    // Rows [c.begin, c.end) of dW = dz^T x come from this thread's columns of dz only.
+    if (g.dW)
+      gemm_fast(isa, true, false, c.end - c.begin, d.in, rows, 1.0f, dy + c.begin, d.out, x,
+                d.in, 0.0f, g.dW + size_t(c.begin) * d.in, d.in);
+  });
+  if (dx) gemm_parallel(pool, isa, false, false, rows, d.in, d.out, 1.0f, dy, p.W, 0.0f, dx);
+}
+
+}  // namespace gan::cpu

@@ -1,0 +1,442 @@
+/*
+ * test_ops_fast.cpp — the CPU backend's fast variants against its reference variants.
+ *
+ * Every fast op is run next to the reference op of the same backend (--kernel OP=reference)
+ * on the same random inputs, at awkward sizes (1, 2, 7, 129 rows; widths 3, 5, 17, 33, 47,
+ * 100, 130), with 1, 2 and 3 threads, outputs poisoned with NaN first.
+ *
+ * Tolerances. Adam and check_finite must agree bit for bit (same float expressions, split
+ * over threads). A matrix product's two float results may differ by the rounding of K-term
+ * sums in different orders: each is within gamma_K sum_k |a_ik b_kj| of the exact value
+ * (gamma_K = K u / (1 - K u), u = 2^-24; Higham, Accuracy and Stability, section 3.1), so
+ * products are checked element by element against an exact (double) result with that bound
+ * (plus the rounding of alpha, beta and the bias). Downstream of a product (BatchNorm
+ * statistics, normalisation, activations, gradients) the differences are those product
+ * errors scaled by the layer's arithmetic: with these inputs (|x| <= 1, |W| <= 0.8, column
+ * standard deviations above 0.1) an input error of 1e-6 grows to at most ~1e-5 relative;
+ * the layers are checked at atol 2e-5 + rtol 2e-4, far below any real mistake (a wrong term
+ * changes values by O(1)).
+ */
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/backend.hpp"
+#include "engine/error.hpp"
+#include "engine/trainer.hpp"
+#include "kernels/cpu/adam_cpu.hpp"
+#include "kernels/cpu/adam_fast.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
+#include "kernels/cpu/gemm_fast.hpp"
+#include "kernels/cpu/thread_pool.hpp"
+#include "tests/test_util.hpp"
+
+namespace {
+
+using gan::Act;
+using gan::DenseDesc;
+using gan::Mode;
+using gan::test::check_close;
+using gan::test::make_desc;
+using gan::test::random_vector;
+using gan::test::Rng;
+using VecF = std::vector<float>;
+
+const Act kActs[] = {Act::None, Act::ReLU, Act::LeakyReLU, Act::Sigmoid};
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr double kU = 0x1p-24;
+
+double gamma_k(int k) { return k * kU / (1 - k * kU); }
+
+bool same_bits(const VecF& a, const VecF& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+std::unique_ptr<gan::Backend> backend(int threads, bool reference) {
+  gan::CpuOptions o;
+  o.threads = threads;
+  return reference ? gan::make_cpu_reference_backend(o) : gan::make_cpu_backend(o);
+}
+
+// ---- thread pool and split ------------------------------------------------------------
+
+TEST_CASE("thread pool: every part runs once per job, jobs repeat, errors reach the caller") {
+  for (int threads : {1, 2, 5}) {
+    gan::cpu::ThreadPool pool(threads);
+    CHECK(pool.size() == threads);
+    for (int job = 0; job < 50; ++job) {
+      std::vector<std::atomic<int>> calls(static_cast<size_t>(threads));
+      pool.run([&](int t) { calls[t].fetch_add(1); });
+      for (auto& c : calls) CHECK(c.load() == 1);
+    }
+    CHECK_THROWS_WITH_AS(pool.run([](int t) {
+      if (t == 0) throw std::runtime_error("part failed");
+    }),
+                         "part failed", std::runtime_error);
+    int after = 0;  // the pool still works after a failed job
+    pool.run([&](int t) {
+      if (t == 0) after = 1;
+    });
+    CHECK(after == 1);
+  }
+  CHECK_THROWS_AS(gan::cpu::ThreadPool(0), gan::Error);
+  CHECK(gan::cpu::available_cores() >= 1);
+}
+
+TEST_CASE("split_range: contiguous, in order, aligned, covering every item once") {
+  for (int n : {0, 1, 15, 16, 17, 100, 784, 1024})
+    for (int parts : {1, 2, 3, 7})
+      for (int align : {1, 16}) {
+        int next = 0;
+        for (int t = 0; t < parts; ++t) {
+          const gan::cpu::Range r = gan::cpu::split_range(n, parts, t, align);
+          CHECK(r.begin == next);
+          CHECK(r.end >= r.begin);
+          if (r.end < n) CHECK(r.end % align == 0);
+          next = r.end;
+        }
+        CHECK(next == n);
+      }
+}
+
+// ---- matrix products ------------------------------------------------------------------
+
+// Checks C = alpha op(A) op(B) + beta C0 against the exact product, element by element.
+void check_product(const char* what, bool ta, bool tb, int M, int N, int K, float alpha,
+                   const VecF& A, const VecF& B, float beta, const VecF& C0, const VecF& C) {
+  size_t bad = 0;
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      double exact = 0, mag = 0;
+      for (int k = 0; k < K; ++k) {
+        const double a = ta ? A[size_t(k) * M + i] : A[size_t(i) * K + k];
+        const double b = tb ? B[size_t(j) * K + k] : B[size_t(k) * N + j];
+        exact += a * b;
+        mag += std::abs(a * b);
+      }
+      const double c0 = beta == 0.0f ? 0.0 : double(C0[size_t(i) * N + j]);
+      const double want = alpha * exact + beta * c0;
+      const double bound = gamma_k(K + 2) * (std::abs(alpha) * mag + std::abs(beta * c0)) +
+                           2 * kU * std::abs(want) + 1e-30;
+      const double got = C[size_t(i) * N + j];
+      if (!(std::abs(got - want) <= bound) && bad++ == 0)
+        FAIL_CHECK(what << " [" << i << "," << j << "]: got " << got << ", want " << want
+                        << " (bound " << bound << ")");
+    }
+  CHECK(bad == 0);
+}
+
+TEST_CASE("gemm_fast: every instruction set this CPU has, every transpose, awkward shapes") {
+  Rng rng(5);
+  const int shapes[][3] = {{1, 1, 1}, {7, 33, 5}, {129, 17, 64}, {3, 100, 130}, {20, 47, 1}};
+  for (gan::cpu::GemmIsa isa : {gan::cpu::GemmIsa::AVX512, gan::cpu::GemmIsa::AVX2,
+                                gan::cpu::GemmIsa::SSE2, gan::cpu::GemmIsa::Auto}) {
+    if (!gan::cpu::gemm_isa_supported(isa)) {
+      MESSAGE("this CPU lacks " << gan::cpu::gemm_isa_name(isa) << ": not tested");
+      CHECK_THROWS_AS(gan::cpu::gemm_resolve_isa(isa), gan::InputError);
+      continue;
+    }
+    INFO("isa " << gan::cpu::gemm_isa_name(isa));
+    for (const auto& s : shapes)
+      for (int tr = 0; tr < 4; ++tr) {
+        const bool ta = tr & 1, tb = tr & 2;
+        const int M = s[0], N = s[1], K = s[2];
+        INFO("M " << M << " N " << N << " K " << K << " ta " << ta << " tb " << tb);
+        const VecF A = random_vector<float>(rng, size_t(M) * K);
+        const VecF B = random_vector<float>(rng, size_t(K) * N);
+        const VecF C0 = random_vector<float>(rng, size_t(M) * N);
+        VecF C(size_t(M) * N, kNaN);  // beta 0: C is never read
+        gan::cpu::gemm_fast(isa, ta, tb, M, N, K, 1.0f, A.data(), ta ? M : K, B.data(),
+                            tb ? K : N, 0.0f, C.data(), N);
+        check_product("beta 0", ta, tb, M, N, K, 1.0f, A, B, 0.0f, C0, C);
+        VecF C2 = C0;
+        gan::cpu::gemm_fast(isa, ta, tb, M, N, K, -0.5f, A.data(), ta ? M : K, B.data(),
+                            tb ? K : N, 2.0f, C2.data(), N);
+        check_product("alpha -0.5 beta 2", ta, tb, M, N, K, -0.5f, A, B, 2.0f, C0, C2);
+        for (int threads : {2, 3}) {
+          gan::cpu::ThreadPool pool(threads);
+          VecF P(size_t(M) * N, kNaN), Q(size_t(M) * N, kNaN);
+          gan::cpu::gemm_parallel(pool, isa, ta, tb, M, N, K, 1.0f, A.data(), B.data(), 0.0f,
+                                  P.data());
+          gan::cpu::gemm_parallel(pool, isa, ta, tb, M, N, K, 1.0f, A.data(), B.data(), 0.0f,
+                                  Q.data());
+          check_product("threaded", ta, tb, M, N, K, 1.0f, A, B, 0.0f, C0, P);
+          CHECK(same_bits(P, Q));
+        }
+      }
+  }
+}
+
+TEST_CASE("gemm_fast: K = 0 gives beta C, and nothing is written for M = 0 or N = 0") {
+  VecF C{1, 2, 3, 4}, A, B;
+  gan::cpu::gemm_fast(gan::cpu::GemmIsa::Auto, false, false, 2, 2, 0, 1.0f, A.data(), 1,
+                      B.data(), 2, 0.5f, C.data(), 2);
+  CHECK(C == VecF{0.5f, 1, 1.5f, 2});
+  gan::cpu::gemm_fast(gan::cpu::GemmIsa::Auto, false, false, 2, 2, 0, 1.0f, A.data(), 1,
+                      B.data(), 2, 0.0f, C.data(), 2);
+  CHECK(C == VecF{0, 0, 0, 0});
+  VecF D{kNaN};
+  gan::cpu::gemm_fast(gan::cpu::GemmIsa::Auto, false, false, 0, 1, 3, 1.0f, A.data(), 3,
+                      B.data(), 1, 0.0f, D.data(), 1);
+  CHECK(std::isnan(D[0]));
+}
+
+// ---- dense layer ----------------------------------------------------------------------
+
+struct Layer {
+  VecF x, W, b, gamma, beta, dy, rm, rv;
+  Layer(Rng& rng, const DenseDesc& d, int rows)
+      : x(random_vector<float>(rng, size_t(rows) * d.in)),
+        W(random_vector<float>(rng, size_t(d.out) * d.in, -0.8, 0.8)),
+        b(random_vector<float>(rng, d.out, -0.5, 0.5)),
+        gamma(random_vector<float>(rng, d.out, 0.5, 1.5)),
+        beta(random_vector<float>(rng, d.out, -0.5, 0.5)),
+        dy(random_vector<float>(rng, size_t(rows) * d.out)),
+        rm(random_vector<float>(rng, d.out, -0.5, 0.5)),
+        rv(random_vector<float>(rng, d.out, 0.5, 2.0)) {}
+};
+
+// Everything a forward (and optionally backward) call writes, poisoned first.
+struct LayerRun {
+  VecF y, z, mean, rstd, rm, rv, dz, dx, dW, db, dgamma, dbeta;
+};
+
+LayerRun run_layer(gan::Backend& be, const DenseDesc& d, Mode mode, int rows, const Layer& l,
+                   bool backward, bool want_dx) {
+  const bool bn = d.batchnorm;
+  LayerRun r;
+  const size_t n = size_t(rows) * d.out;
+  r.y.assign(n, kNaN);
+  r.z.assign(n, kNaN);
+  r.mean.assign(d.out, kNaN);
+  r.rstd.assign(d.out, kNaN);
+  r.rm = l.rm;
+  r.rv = l.rv;
+  gan::DenseParams p{l.W.data(), l.b.data(), bn ? l.gamma.data() : nullptr,
+                     bn ? l.beta.data() : nullptr};
+  gan::BnStats rs{bn ? r.rm.data() : nullptr, bn ? r.rv.data() : nullptr};
+  gan::DenseSaved s;
+  if (bn && mode == Mode::Train) s = gan::DenseSaved{r.z.data(), r.mean.data(), r.rstd.data()};
+  be.dense_forward(d, mode, rows, l.x.data(), p, rs, s, r.y.data());
+  if (!backward) return r;
+  r.dz = l.dy;
+  r.dx.assign(size_t(rows) * d.in, kNaN);
+  r.dW.assign(size_t(d.out) * d.in, kNaN);
+  r.db.assign(d.out, kNaN);
+  r.dgamma.assign(d.out, kNaN);
+  r.dbeta.assign(d.out, kNaN);
+  gan::DenseGrads g{r.dW.data(), r.db.data(), bn ? r.dgamma.data() : nullptr,
+                    bn ? r.dbeta.data() : nullptr};
+  be.dense_backward(d, rows, l.x.data(), p, s, r.y.data(), r.dz.data(), g,
+                    want_dx ? r.dx.data() : nullptr);
+  return r;
+}
+
+TEST_CASE("dense fast: forward (train and eval) and backward match the reference variant") {
+  Rng rng(2024);
+  auto ref = backend(1, true);
+  const int shapes[][2] = {{3, 5}, {17, 33}, {64, 100}, {130, 47}};
+  const double atol = 2e-5, rtol = 2e-4;
+  for (int threads : {1, 2, 3}) {
+    auto fast = backend(threads, false);
+    for (const auto& shape : shapes)
+      for (int rows : {1, 2, 7, 129})
+        for (bool bn : {false, true})
+          for (Act act : kActs)
+            for (Mode mode : {Mode::Train, Mode::Eval}) {
+              if (bn && mode == Mode::Train && rows < 2) continue;  // refused (tested below)
+              if (!bn && mode == Mode::Eval) continue;              // the same as Train
+              const DenseDesc d = make_desc(shape[0], shape[1], bn, act);
+              INFO("threads " << threads << " in " << d.in << " out " << d.out << " rows "
+                              << rows << " bn " << bn << " act " << gan::act_name(act)
+                              << " mode " << (mode == Mode::Train ? "train" : "eval"));
+              const Layer l(rng, d, rows);
+              const bool backward = mode == Mode::Train;
+              const LayerRun want = run_layer(*ref, d, mode, rows, l, backward, true);
+              const LayerRun got = run_layer(*fast, d, mode, rows, l, backward, true);
+              check_close("y", got.y, want.y, atol, rtol);
+              check_close("running_mean", got.rm, want.rm, atol, rtol);
+              check_close("running_var", got.rv, want.rv, atol, rtol);
+              if (bn && mode == Mode::Train) {
+                check_close("saved z", got.z, want.z, atol, rtol);
+                check_close("saved mean", got.mean, want.mean, atol, rtol);
+                check_close("saved rstd", got.rstd, want.rstd, atol, rtol);
+              }
+              if (!backward) continue;
+              check_close("dz", got.dz, want.dz, atol, rtol);
+              check_close("dx", got.dx, want.dx, atol, rtol);
+              check_close("dW", got.dW, want.dW, atol, rtol);
+              check_close("db", got.db, want.db, atol, rtol);
+              if (bn) {
+                check_close("dgamma", got.dgamma, want.dgamma, atol, rtol);
+                check_close("dbeta", got.dbeta, want.dbeta, atol, rtol);
+              }
+              // Same thread count, same inputs: the same bits.
+              const LayerRun again = run_layer(*fast, d, mode, rows, l, backward, true);
+              for (auto [a, b] : {std::pair{&got.y, &again.y}, {&got.dx, &again.dx},
+                                  {&got.dW, &again.dW}, {&got.db, &again.db}})
+                CHECK(same_bits(*a, *b));
+            }
+  }
+}
+
+TEST_CASE("dense fast: saved z is x W^T + b within the product bound, and dx may be skipped") {
+  Rng rng(3);
+  auto fast = backend(2, false);
+  const DenseDesc d = make_desc(130, 47, true, Act::ReLU);
+  const int rows = 7;
+  const Layer l(rng, d, rows);
+  const LayerRun r = run_layer(*fast, d, Mode::Train, rows, l, true, false);
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < d.out; ++j) {
+      double exact = l.b[j], mag = std::abs(l.b[j]);
+      for (int k = 0; k < d.in; ++k) {
+        exact += double(l.x[size_t(i) * d.in + k]) * l.W[size_t(j) * d.in + k];
+        mag += std::abs(double(l.x[size_t(i) * d.in + k]) * l.W[size_t(j) * d.in + k]);
+      }
+      CHECK(std::abs(r.z[size_t(i) * d.out + j] - exact) <= gamma_k(d.in + 1) * mag);
+    }
+  CHECK(std::all_of(r.dx.begin(), r.dx.end(), [](float v) { return std::isnan(v); }));
+  CHECK(std::none_of(r.dW.begin(), r.dW.end(), [](float v) { return std::isnan(v); }));
+}
+
+TEST_CASE("dense fast: training-mode BatchNorm refuses fewer than 2 rows") {
+  auto fast = backend(2, false);
+  Rng rng(1);
+  const DenseDesc d = make_desc(4, 3, true, Act::ReLU);
+  const Layer l(rng, d, 1);
+  CHECK_THROWS_AS(run_layer(*fast, d, Mode::Train, 1, l, false, false), gan::Error);
+}
+
+// ---- optimizer and finiteness ---------------------------------------------------------
+
+TEST_CASE("adam fast: bit-identical to the reference, any length, any thread count") {
+  Rng rng(8);
+  for (size_t n : {size_t(1), size_t(15), size_t(1001)}) {
+    const VecF g = random_vector<float>(rng, n, -1e-2, 1e-2);
+    VecF p0 = random_vector<float>(rng, n), m0 = random_vector<float>(rng, n, -1e-3, 1e-3);
+    VecF v0 = random_vector<float>(rng, n, 0, 1e-4);
+    gan::AdamConfig cfg;
+    for (int64_t t : {int64_t(1), int64_t(7), int64_t(100000)}) {
+      VecF p = p0, m = m0, v = v0, pf = p0, mf = m0, vf = v0;
+      gan::cpu::adam_update<float>(p.data(), g.data(), m.data(), v.data(), n, cfg, t);
+      gan::cpu::adam_update_fast(pf.data(), g.data(), mf.data(), vf.data(), n, cfg, t);
+      CHECK(same_bits(p, pf));
+      CHECK(same_bits(m, mf));
+      CHECK(same_bits(v, vf));
+    }
+    // Through the backends (split over threads), with the step counter.
+    for (int threads : {1, 2, 3}) {
+      auto ref = backend(1, true), fast = backend(threads, false);
+      VecF pr = p0, mr = m0, vr = v0, pf = p0, mf = m0, vf = v0;
+      gan::StepCounters cr, cf;
+      ref->adam(pr.data(), g.data(), mr.data(), vr.data(), n, cfg, gan::Net::D, &cr);
+      fast->adam(pf.data(), g.data(), mf.data(), vf.data(), n, cfg, gan::Net::D, &cf);
+      CHECK(same_bits(pr, pf));
+      CHECK(same_bits(mr, mf));
+      CHECK(same_bits(vr, vf));
+      CHECK(cf.adam_step[1] == 1);
+      cf.bad_now[1] = 1;  // a failed check skips the update
+      fast->adam(pf.data(), g.data(), mf.data(), vf.data(), n, cfg, gan::Net::D, &cf);
+      CHECK(same_bits(pr, pf));
+      CHECK(cf.skipped[1] == 1);
+    }
+  }
+}
+
+TEST_CASE("check_finite threaded: finds a NaN or infinity anywhere, like the reference") {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float big = std::numeric_limits<float>::max();
+  for (int threads : {1, 2, 3}) {
+    auto fast = backend(threads, false), ref = backend(1, true);
+    for (size_t n : {size_t(1), size_t(17), size_t(1000)})
+      for (size_t where : {size_t(0), n / 2, n - 1})
+        for (float bad : {kNaN, inf, -inf, big}) {
+          VecF g(n, 0.5f);
+          g[where] = bad;
+          const float loss = 1.0f;
+          gan::StepCounters cf, cr;
+          cf.iteration = cr.iteration = 4;
+          fast->check_finite(g.data(), n, &loss, gan::Net::G, &cf);
+          ref->check_finite(g.data(), n, &loss, gan::Net::G, &cr);
+          CHECK(cf.bad_now[0] == (std::isfinite(bad) ? 0 : 1));
+          CHECK(cf.bad_now[0] == cr.bad_now[0]);
+          CHECK(cf.first_bad_iteration[0] == cr.first_bad_iteration[0]);
+        }
+    VecF g(10, 0.0f);
+    const float nan_loss = kNaN;
+    gan::StepCounters c;
+    fast->check_finite(g.data(), g.size(), &nan_loss, gan::Net::D, &c);
+    CHECK(c.bad_now[1] == 1);
+  }
+}
+
+// ---- selection and training -----------------------------------------------------------
+
+TEST_CASE("CPU kernel variants: fast defaults, reference selectable, bad names refused") {
+  for (const gan::OpVariants& v : backend(1, true)->kernel_variants())
+    CHECK(v.selected == (v.op == "gemm" ? "auto" : "reference"));
+  auto be = backend(2, false);
+  for (const gan::OpVariants& v : be->kernel_variants()) {
+    CHECK(v.selected == v.variants.front());
+    for (const std::string& name : v.variants) be->select_kernel(v.op, name);
+  }
+  CHECK_THROWS_AS(be->select_kernel("dense_forward", "fused"), gan::InputError);
+  CHECK_THROWS_AS(be->select_kernel("no_such_op", "fast"), gan::InputError);
+  CHECK_THROWS_AS(be->select_kernel("gemm", "avx1024"), gan::InputError);
+  gan::CpuOptions bad;
+  bad.threads = -1;
+  CHECK_THROWS_AS(gan::make_cpu_backend(bad), gan::InputError);
+  CHECK(gan::cpu_default_threads() >= 1);
+  CHECK(gan::cpu_gemm_description("auto").find("Eigen") == 0);
+}
+
+gan::TrainConfig small_config() {
+  gan::TrainConfig c;
+  c.spec.z_dim = 8;
+  c.spec.g_widths = {16, 40};
+  c.spec.d_widths = {33, 12};
+  c.spec.image_h = 6;
+  c.spec.image_w = 5;
+  c.batch_size = 7;
+  c.seed = 3;
+  return c;
+}
+
+gan::TrainState train(gan::Backend& be, int iterations) {
+  const gan::Dataset data = gan::test::random_dataset(70, 6, 5, 99);
+  gan::Trainer t(be, small_config());
+  t.set_data(data);
+  t.init_weights();
+  t.begin_epoch(0);
+  for (int i = 0; i < iterations; ++i) t.run_iteration();
+  return t.state();
+}
+
+TEST_CASE("training on the fast variants: same threads same bits, close to the reference") {
+  auto fast2 = backend(2, false), fast2b = backend(2, false), fast3 = backend(3, false);
+  auto ref = backend(1, true);
+  const int iterations = 3;
+  const gan::TrainState a = train(*fast2, iterations), b = train(*fast2b, iterations);
+  const gan::TrainState c = train(*fast3, iterations), r = train(*ref, iterations);
+  for (int q = 0; q < 2; ++q) {
+    CHECK(same_bits(a.params[q], b.params[q]));
+    CHECK(same_bits(a.adam_v[q], b.adam_v[q]));
+    // Adam moves each parameter by at most ~lr per step whatever the gradient's size, so
+    // rounding differences in the gradients change parameters by at most 2 lr per step.
+    const double lr = small_config().adam.lr;
+    check_close("params, 3 threads vs 2", c.params[q], a.params[q], 2 * lr * iterations, 0);
+    check_close("params, reference vs fast", r.params[q], a.params[q], 2 * lr * iterations, 0);
+  }
+  CHECK(same_bits(a.bn_stats, b.bn_stats));
+  check_close("running stats, reference vs fast", r.bn_stats, a.bn_stats, 1e-4, 1e-4);
+}
+
+}  // namespace
