@@ -15,9 +15,14 @@
  * lines from stdin: "block" times one block and prints "BLOCK <ms>"; "quit" or the end of the
  * input finishes. Either way it writes --json: every block's milliseconds, microseconds per
  * iteration (median, p10, p90), images per second (batch size x D steps per iteration),
+ * each block's process CPU time (user + system, all threads: on a shared machine the wall
+ * time also holds other programs' turns), on the CPU the thread count and the matrix-product
+ * kernel,
  * ops and kernels per iteration, the iteration's FLOPs and compulsory bytes
  * (engine/iteration_cost.hpp), and the training counters (to show nothing was skipped).
  */
+#include <sys/resource.h>
+
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -32,6 +37,7 @@
 #include "engine/iteration_cost.hpp"
 #include "engine/sample_stats.hpp"
 #include "engine/trainer.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
 
 namespace gan {
 
@@ -40,6 +46,14 @@ namespace {
 nlohmann::json summary_json(const SampleSummary& s) {
   return {{"n", s.n},       {"median", s.median}, {"p10", s.p10}, {"p90", s.p90},
           {"mean", s.mean}, {"min", s.min},       {"max", s.max}};
+}
+
+// CPU time (user + system, all threads) this process has used, in milliseconds.
+double process_cpu_ms() {
+  struct rusage u {};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
+  return ms(u.ru_utime) + ms(u.ru_stime);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -99,10 +113,14 @@ int run_bench(const BenchOptions& opt, std::ostream& out, std::istream& in) {
   backend.synchronize();
   const double setup_s = seconds_since(t_start);
 
+  std::vector<double> block_cpu_ms;
   auto time_block = [&] {
-    return backend.time_ms([&] {
+    const double cpu0 = process_cpu_ms();
+    const double ms = backend.time_ms([&] {
       for (int i = 0; i < opt.iters_per_block; ++i) step();
     });
+    block_cpu_ms.push_back(process_cpu_ms() - cpu0);
+    return ms;
   };
   std::vector<double> block_ms;
   if (opt.serve) {
@@ -114,7 +132,7 @@ int run_bench(const BenchOptions& opt, std::ostream& out, std::istream& in) {
         GAN_INPUT_FAIL("bench --serve: expected 'block' or 'quit' on stdin, got '" << line
                                                                                  << "'");
       block_ms.push_back(time_block());
-      out << "BLOCK " << block_ms.back() << std::endl;
+      out << "BLOCK " << block_ms.back() << " " << block_cpu_ms.back() << std::endl;
     }
   } else {
     for (int b = 0; b < opt.blocks; ++b) block_ms.push_back(time_block());
@@ -139,6 +157,14 @@ int run_bench(const BenchOptions& opt, std::ostream& out, std::istream& in) {
   j["iters_per_block"] = opt.iters_per_block;
   j["blocks"] = block_ms.size();
   j["block_ms"] = block_ms;
+  j["block_cpu_ms"] = block_cpu_ms;  // process CPU time (user + system) of each block
+  if (!backend.is_cuda()) {
+    std::string gemm = "auto";
+    for (const OpVariants& v : backend.kernel_variants())
+      if (v.op == "gemm") gemm = v.selected;
+    j["threads"] = opt.threads > 0 ? opt.threads : cpu_default_threads();
+    j["cpu_gemm"] = cpu_gemm_description(gemm);
+  }
   j["setup_s"] = setup_s;
   j["first_iteration_ms"] = first_ms;
   j["ops_per_iter"] = ops_per_iter;

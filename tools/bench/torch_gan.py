@@ -455,6 +455,12 @@ def environment(device):
            "device": device.type, "threads": torch.get_num_threads()}
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
+    else:  # the libraries behind PyTorch's CPU ops (BLAS, oneDNN, CPU capability)
+        cfg = torch.__config__.show()
+        libs = [line.strip(" -") for line in cfg.splitlines() if "Build settings" not in line
+                and any(k in line for k in ("CPU capability", "MKL", "oneDNN", "OpenMP"))]
+        libs += [w.strip(",") for w in cfg.split() if w.startswith("BLAS_INFO=")]
+        env["cpu_libraries"] = libs
     return env
 
 
@@ -505,8 +511,13 @@ def run_peer(args):
     out["cudagraph_skips"] = cudagraph_skips() if args.mode.startswith("compile-") else None
     out["warmup"], out["iters_per_block"] = args.warmup, args.iters_per_block
 
+    block_cpu_ms = []
+
     def block():
-        return clock.time_ms(lambda: runner.run(args.iters_per_block))
+        cpu0 = time.process_time()
+        ms = clock.time_ms(lambda: runner.run(args.iters_per_block))
+        block_cpu_ms.append((time.process_time() - cpu0) * 1e3)
+        return ms
 
     block_ms = []
     if args.serve:
@@ -518,10 +529,11 @@ def run_peer(args):
             if line != "block":
                 raise SystemExit(f"torch_gan --serve: expected 'block' or 'quit', got {line!r}")
             block_ms.append(block())
-            print(f"BLOCK {block_ms[-1]}", flush=True)
+            print(f"BLOCK {block_ms[-1]} {block_cpu_ms[-1]}", flush=True)
     else:
         block_ms = [block() for _ in range(args.blocks)]
     out["blocks"], out["block_ms"] = len(block_ms), block_ms
+    out["block_cpu_ms"] = block_cpu_ms  # process CPU time (user + system) of each block
     if block_ms:
         us = summarize([ms * 1e3 / args.iters_per_block for ms in block_ms])
         out["us_per_iter"] = us
