@@ -5,6 +5,7 @@
  */
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -143,3 +144,41 @@ TEST_CASE("a non-finite loss stops training, naming the step, and keeps the last
 }
 
 }  // namespace
+
+TEST_CASE("CPU backend flags: --threads N and --kernel OP=reference train, same threads give the same bytes") {
+  TempDir tmp("cpu_variants");
+  const std::vector<std::string> shrink = {"--g-widths", "16", "--d-widths", "16"};
+  auto with = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> a = train_args(tmp / out, 1, shrink);
+    a.insert(a.end(), extra.begin(), extra.end());  // after: repeated --kernel flags stay
+    return a;
+  };
+  REQUIRE(run_gan(with("t3a", {"--threads", "3"})).status == 0);
+  REQUIRE(run_gan(with("t3b", {"--threads", "3"})).status == 0);
+  const auto t3 = read_file(tmp / "t3a/checkpoint.safetensors");
+  CHECK(t3 == read_file(tmp / "t3b/checkpoint.safetensors"));
+  REQUIRE(run_gan(with("t1", {"--threads", "1"})).status == 0);
+
+  const ProcessResult ref = run_gan(with("ref", {"--kernel", "dense_forward=reference", "--kernel",
+                                                 "dense_backward=reference", "--kernel",
+                                                 "adam=reference", "--kernel",
+                                                 "check_finite=reference"}));
+  INFO(ref.err);
+  REQUIRE(ref.status == 0);
+  // One epoch (156 Adam steps) from the same weights: Adam moves a parameter by at most ~lr
+  // (2e-4) per step, so rounding differences leave fast and reference within 156 * 2 lr.
+  const TrainState a = load_checkpoint(tmp / "ref/checkpoint.safetensors").state;
+  const TrainState b = load_checkpoint(tmp / "t1/checkpoint.safetensors").state;
+  for (int q = 0; q < 2; ++q) {
+    REQUIRE(a.params[q].size() == b.params[q].size());
+    double worst = 0;
+    for (size_t i = 0; i < a.params[q].size(); ++i)
+      worst = std::max(worst, double(std::abs(a.params[q][i] - b.params[q][i])));
+    CHECK(worst <= 156 * 2 * 2e-4);
+    CHECK(a.params[q] != b.params[q]);  // different arithmetic, really run
+  }
+
+  CHECK(run_gan(with("bad1", {"--threads", "0"})).status == 2);
+  CHECK(run_gan(with("bad2", {"--kernel", "gemm=avx1024"})).status == 2);
+  CHECK(run_gan(with("bad3", {"--kernel", "dense_forward=fused"})).status == 2);
+}

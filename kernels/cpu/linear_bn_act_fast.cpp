@@ -108,63 +108,94 @@ void forward_columns(const DenseDesc& d, Mode mode, int rows, const DenseRef<flo
   });
 }
 
+// The activation's derivative, read from its output y (as the reference does).
+template <Act A>
+float act_grad(float y, float slope) {
+  if constexpr (A == Act::ReLU) return y > 0.0f ? 1.0f : 0.0f;
+  if constexpr (A == Act::LeakyReLU) return y > 0.0f ? 1.0f : slope;
+  if constexpr (A == Act::Sigmoid) return y * (1.0f - y);
+  return 1.0f;
+}
+
+// First backward pass over the columns [c0, c1): g = dy act'(y) into dy, and the column sums
+// of g (into sum_g) and, with BatchNorm, of g xhat (into sum_gx), xhat = (z - mean) rstd.
+template <Act A>
+void grad_sums(const DenseDesc& d, int rows, const DenseRef<float>& p, const float* y, float* dy,
+               int c0, int c1, double* sum_g, double* sum_gx, const double* mean,
+               const double* rstd) {
+  const int out = d.out;
+  for (int r = 0; r < rows; ++r) {
+    float* gr = dy + size_t(r) * out;
+    const float* yr = y + size_t(r) * out;
+    if (d.batchnorm) {
+      const float* zr = p.z + size_t(r) * out;
+      for (int j = c0; j < c1; ++j) {
+        const float g = gr[j] * act_grad<A>(yr[j], d.slope);
+        gr[j] = g;
+        const double xhat = (double(zr[j]) - mean[j]) * rstd[j];
+        sum_g[j] += g;
+        sum_gx[j] += double(g) * xhat;
+      }
+    } else {
+      for (int j = c0; j < c1; ++j) {
+        const float g = gr[j] * act_grad<A>(yr[j], d.slope);
+        gr[j] = g;
+        sum_g[j] += g;
+      }
+    }
+  }
+}
+
 // Backward of the columns [c0, c1): dy becomes dz there, and their db, dgamma, dbeta.
 void backward_columns(const DenseDesc& d, int rows, const DenseRef<float>& p, const float* y,
                       float* dy, const DenseGradRef<float>& g, int c0, int c1,
                       std::vector<double>& acc) {
   const int out = d.out;
   const int w = c1 - c0;
-  const float slope = d.slope;
+  acc.assign(size_t(6) * w, 0.0);
+  double* sum_g = acc.data() - c0;
+  double* sum_gx = acc.data() + w - c0;
+  double* mean = acc.data() + 2 * w - c0;
+  double* rstd = acc.data() + 3 * w - c0;
+  double* k = acc.data() + 4 * w - c0;
+  double* db = acc.data() + 5 * w - c0;
+  if (d.batchnorm)
+    for (int j = c0; j < c1; ++j) {
+      mean[j] = p.mean[j];
+      rstd[j] = p.rstd[j];
+      k[j] = double(p.gamma[j]) * rstd[j] / rows;
+    }
+  switch (d.act) {
+    case Act::None:
+      grad_sums<Act::None>(d, rows, p, y, dy, c0, c1, sum_g, sum_gx, mean, rstd);
+      break;
+    case Act::ReLU:
+      grad_sums<Act::ReLU>(d, rows, p, y, dy, c0, c1, sum_g, sum_gx, mean, rstd);
+      break;
+    case Act::LeakyReLU:
+      grad_sums<Act::LeakyReLU>(d, rows, p, y, dy, c0, c1, sum_g, sum_gx, mean, rstd);
+      break;
+    case Act::Sigmoid:
+      grad_sums<Act::Sigmoid>(d, rows, p, y, dy, c0, c1, sum_g, sum_gx, mean, rstd);
+      break;
+  }
+  if (!d.batchnorm) {
+    if (g.db)
+      for (int j = c0; j < c1; ++j) g.db[j] = float(sum_g[j]);
+    return;
+  }
+  for (int j = c0; j < c1; ++j) {
+    if (g.dgamma) g.dgamma[j] = float(sum_gx[j]);
+    if (g.dbeta) g.dbeta[j] = float(sum_g[j]);
+  }
   for (int r = 0; r < rows; ++r) {
     float* gr = dy + size_t(r) * out;
-    const float* yr = y + size_t(r) * out;
-    switch (d.act) {
-      case Act::None: break;
-      case Act::ReLU:
-        for (int j = c0; j < c1; ++j) gr[j] *= yr[j] > 0.0f ? 1.0f : 0.0f;
-        break;
-      case Act::LeakyReLU:
-        for (int j = c0; j < c1; ++j) gr[j] *= yr[j] > 0.0f ? 1.0f : slope;
-        break;
-      case Act::Sigmoid:
-        for (int j = c0; j < c1; ++j) gr[j] *= yr[j] * (1.0f - yr[j]);
-        break;
-    }
-  }
-  acc.assign(size_t(3) * w, 0.0);
-  double* db = acc.data() - c0;
-  if (d.batchnorm) {
-    double* sum_g = acc.data() + w - c0;
-    double* sum_gx = acc.data() + 2 * w - c0;
-    for (int r = 0; r < rows; ++r) {
-      const float* gr = dy + size_t(r) * out;
-      const float* zr = p.z + size_t(r) * out;
-      for (int j = c0; j < c1; ++j) {
-        const double xhat = (double(zr[j]) - double(p.mean[j])) * double(p.rstd[j]);
-        sum_g[j] += gr[j];
-        sum_gx[j] += double(gr[j]) * xhat;
-      }
-    }
+    const float* zr = p.z + size_t(r) * out;
     for (int j = c0; j < c1; ++j) {
-      if (g.dgamma) g.dgamma[j] = float(sum_gx[j]);
-      if (g.dbeta) g.dbeta[j] = float(sum_g[j]);
-    }
-    for (int r = 0; r < rows; ++r) {
-      float* gr = dy + size_t(r) * out;
-      const float* zr = p.z + size_t(r) * out;
-      for (int j = c0; j < c1; ++j) {
-        const double mean = p.mean[j], rstd = p.rstd[j];
-        const double k = double(p.gamma[j]) * rstd / rows;
-        const double xhat = (double(zr[j]) - mean) * rstd;
-        const float v = float(k * (rows * double(gr[j]) - sum_g[j] - xhat * sum_gx[j]));
-        gr[j] = v;
-        db[j] += v;
-      }
-    }
-  } else {
-    for (int r = 0; r < rows; ++r) {
-      const float* gr = dy + size_t(r) * out;
-      for (int j = c0; j < c1; ++j) db[j] += gr[j];
+      const double xhat = (double(zr[j]) - mean[j]) * rstd[j];
+      const float v = float(k[j] * (rows * double(gr[j]) - sum_g[j] - xhat * sum_gx[j]));
+      gr[j] = v;
+      db[j] += v;
     }
   }
   if (g.db)

@@ -8,7 +8,8 @@ Steps:
   1. the machine: CPU model, family/model, vector extensions, the cores this process may use,
      the thread count used (--threads, default: all those cores, for both programs);
   2. peak: gan_cpu_peak (tools/bench/cpu_peak.cpp) measures the FP32 multiply-add ceiling of
-     that many threads in the widest instruction set (a measurement at this moment's clock);
+     that many threads in the widest instruction set, 3 times before the timings and 3 after;
+     the highest counts (each is a measurement at that moment's clock and load);
      the nominal peak, cores x lanes x 2 FLOPs x 2 FMA pipes x the clock /proc/cpuinfo reports,
      is given beside it (2 pipes is an assumption true of current Intel and AMD server cores);
   3. initial weights written by gan_cuda (bench --save-init), read by PyTorch (--init);
@@ -22,8 +23,8 @@ Steps:
      bundled complete MNIST: 60,000 digits, 468 iterations per epoch at batch 128) with its
      default flags (a sample grid and a checkpoint every epoch), timed as a whole process
      (wall, user, system); with --e2e-torch also torch_gan.py --epochs E (its training loop).
-Writes OUT/cpu-<date>-<commit>.json (everything) and .md (the tables). Standard library only;
-PyTorch is needed by the torch_gan.py processes (--python). Absolute numbers from a machine
+Writes OUT/cpu-<date>-<commit>-t<threads>.json (everything) and .md (the tables). Standard
+library only; PyTorch is needed by the torch_gan.py processes (--python). Absolute numbers from a machine
 that others are using are provisional: rerun on a quiet machine for the record.
 """
 
@@ -149,7 +150,7 @@ def main(argv=None):
     ap.add_argument("--e2e-torch", action="store_true", help="and torch_gan.py --epochs likewise")
     ap.add_argument("--python", default=sys.executable, help="interpreter that has torch")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "bench"),
-                    help="folder of cpu-<date>-<commit>.md/.json")
+                    help="folder of cpu-<date>-<commit>-t<threads>.md/.json")
     ap.add_argument("--keep", help="keep the runs' files in this folder (default: a temporary one)")
     args = ap.parse_args(argv)
     if args.threads < 1 or args.rounds < 1 or args.iters_per_block < 1 or args.warmup < 0:
@@ -174,10 +175,18 @@ def main(argv=None):
         "runs": [], "e2e": [], "failures": [],
     }
 
-    # 2. peak
+    # 2. peak (again after the timings: the highest of all counts)
     peak_json = os.path.join(work, "peak.json")
-    res["peak_measured"] = run_json([peak_bin, "--threads", str(T), "--json", peak_json],
-                                    peak_json, os.path.join(work, "peak.log"))
+    res["peak_samples"] = []
+
+    def measure_peak():
+        for _ in range(3):
+            res["peak_samples"].append(run_json(
+                [peak_bin, "--threads", str(T), "--seconds", "0.3", "--json", peak_json],
+                peak_json, os.path.join(work, "peak.log")))
+        res["peak_measured"] = max(res["peak_samples"], key=lambda p: p["gflop_per_s"])
+
+    measure_peak()
     res["peak_nominal"] = nominal_peak(info, T)
     log(f"peak: measured {res['peak_measured']['gflop_per_s']:.0f} GFLOP/s "
         f"({res['peak_measured']['isa']}, {T} threads)")
@@ -271,6 +280,7 @@ def main(argv=None):
             log(f"  pytorch: status {status}, {wall:.0f} s wall")
 
     res["load_average_after"] = os.getloadavg()
+    measure_peak()
     write_report(res, args)
     return 0
 
@@ -281,7 +291,7 @@ def fmt(v, digits=0):
 
 def write_report(res, args):
     commit = (res["git"].get("commit") or "unknown")[:10]
-    stem = os.path.join(args.out, f"cpu-{res['date'][:10]}-{commit}")
+    stem = os.path.join(args.out, f"cpu-{res['date'][:10]}-{commit}-t{res['threads']}")
     os.makedirs(args.out, exist_ok=True)
     peak = res["peak_measured"]["gflop_per_s"]
     nominal = (res.get("peak_nominal") or {}).get("gflop_per_s")
