@@ -3,7 +3,8 @@
  * generator, as a JSON file and a table.
  *
  * Samples: --samples N (default 10,000, the paper's Parzen protocol) from noise stream
- * Eval:--seed, BatchNorm in eval mode. Data: the training and test splits of --data. The JSON
+ * Eval:--seed, with the weights and BatchNorm mode of --weights / --sample-bn (default: the
+ * checkpoint's, apps/generator_choice.hpp). Data: the training and test splits of --data. The JSON
  * goes to --out, by default next to the checkpoint (<checkpoint minus .safetensors>.eval.json).
  * Every input is read and checked before the work starts; the JSON is written atomically.
  */
@@ -12,6 +13,7 @@
 
 #include "apps/app.hpp"
 #include "apps/eval_classifier.hpp"
+#include "apps/generator_choice.hpp"
 #include "engine/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/error.hpp"
@@ -36,6 +38,7 @@ std::string default_eval_path(const std::string& checkpoint) {
 int run_eval(const EvalOptions& opt, std::ostream& out) {
   // ---- inputs, all checked before anything runs ----------------------------------
   const Checkpoint ck = load_checkpoint(opt.checkpoint);
+  const GenerateOptions how = resolve_generator_choice(opt.generator, ck.config, opt.checkpoint);
   const Dataset train = load_mnist(opt.data, Split::Train);
   const Dataset test = load_mnist(opt.data, Split::Test);
   const ModelSpec& spec = ck.config.spec;
@@ -60,7 +63,7 @@ int run_eval(const EvalOptions& opt, std::ostream& out) {
   GanEvaluator evaluator(*backend, train, test, *clf, cfg);
   Trainer generator(*backend, ck.config, false);
   generator.set_state(ck.state);
-  const std::vector<float> samples = generator.generate(opt.samples, Stream::Eval, opt.seed);
+  const std::vector<float> samples = generator.generate(opt.samples, Stream::Eval, opt.seed, how);
   const EvalReport report = evaluator.evaluate(samples.data(), opt.samples);
 
   nlohmann::json j;
@@ -69,6 +72,9 @@ int run_eval(const EvalOptions& opt, std::ostream& out) {
   j["iteration"] = ck.state.counters.iteration;
   j["backend"] = backend->name();
   j["noise"] = {{"stream", "eval"}, {"seed", opt.seed}};
+  j["generator"] = {{"weights", how.weights == SampleWeights::Ema ? "ema" : "raw"},
+                    {"sample_bn", sample_bn_name(how.bn)},
+                    {"sample_bn_batch", how.bn == SampleBn::Train ? how.bn_batch : 0}};
   j["classifier"] = source.description();
   j["test_set"] = opt.data + " (t10k, " + std::to_string(test.count) + " images)";
   j["metrics"] = report.to_json();
@@ -76,7 +82,7 @@ int run_eval(const EvalOptions& opt, std::ostream& out) {
   write_file_atomic(json_path, text.data(), text.size());
 
   out << "evaluation of " << opt.checkpoint << " (epoch " << ck.state.epoch << ", "
-      << opt.samples << " samples) on " << backend->name() << "\n"
+      << opt.samples << " samples, " << describe(how) << ") on " << backend->name() << "\n"
       << report.table() << "  Parzen sigma chosen on " << report.parzen_validation << "\n"
       << "wrote " << json_path << "\n";
   return 0;

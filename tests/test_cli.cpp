@@ -131,13 +131,14 @@ TEST_CASE("parse_cli: defaults, subcommands and explicit flags") {
   CHECK(a.train.epochs == 50);
   CHECK(a.train.config.batch_size == 128);
   CHECK(a.train.config.spec.z_dim == 64);
-  CHECK(a.train.config.adam.lr == doctest::Approx(2e-4));
-  CHECK(a.train.config.adam.beta1 == doctest::Approx(0.5));
+  CHECK(a.train.config.adam_g.lr == doctest::Approx(2e-4));
+  CHECK(a.train.config.adam_d.beta1 == doctest::Approx(0.5));
   CHECK(a.train.explicit_flags.empty());
   const char* argv2[] = {"gan_cuda", "train", "--lr", "0.001", "--kernel", "adam=fused",
                          "--profile-steps", "3:7", "--g-loss", "minimax"};
   const CliCommand b = parse_cli(10, argv2, "DATA");
-  CHECK(b.train.config.adam.lr == doctest::Approx(0.001));
+  CHECK(b.train.config.adam_g.lr == doctest::Approx(0.001));
+  CHECK(b.train.config.adam_d.lr == doctest::Approx(0.001));
   CHECK(b.train.explicit_flags.count("--lr") == 1);
   CHECK(b.train.kernels.size() == 1);
   CHECK(b.train.profile_first == 3);
