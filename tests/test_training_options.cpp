@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -232,7 +233,7 @@ TEST_CASE("real label: the D loss, value and gradients of one-sided label smooth
   CHECK(dx[0] == doctest::Approx((s0 - L) / n_real * w[0]).epsilon(1e-12));
 }
 
-TEST_CASE("real label: label 1 is d_head to the bit; the G modes ignore the label") {
+TEST_CASE("real label: label 1 is d_head to the bit, and the G modes ignore the label") {
   auto be = make_cpu_backend();
   const int in = 16, B = 8;
   Rng rng(4);
@@ -573,10 +574,15 @@ TEST_CASE("checkpoint: G_ema tensors under PyTorch names, weights-only files, re
                        tmp / "x.png", "--device", "cpu"});
     CHECK(r.status == 2);
     CHECK(r.err.find("without --g-ema") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(tmp / "x.png"));
+    const test::ProcessResult e = test::run_gan(
+        {"eval", "--checkpoint", path, "--weights", "ema", "--device", "cpu"});
+    CHECK(e.status == 2);
+    CHECK(e.err.find("without --g-ema") != std::string::npos);
   }
 }
 
-TEST_CASE("config JSON: the options round trip; older configurations keep their meaning") {
+TEST_CASE("config JSON: the options round trip, and older configurations keep their meaning") {
   TrainConfig c = all_options();
   c.sample_bn = SampleBn::Train;
   c.sample_bn_batch = 64;

@@ -92,6 +92,38 @@ TEST_CASE("cuda options: dropout forward and backward match the CPU mask and val
   }
 }
 
+TEST_CASE("cuda options: BatchNorm momentum, and batch statistics without running statistics") {
+  const int rows = 37, in = 20, out = 70;
+  DenseDesc d = make_desc(in, out, true, Act::ReLU);
+  d.bn_momentum = 0.3f;
+  Rng rng(12);
+  Mirror<float> x(random_vector<float>(rng, size_t(rows) * in)),
+      W(random_vector<float>(rng, size_t(out) * in, -0.3, 0.3)),
+      b(random_vector<float>(rng, out, -0.1, 0.1)), gamma(random_vector<float>(rng, out, 0.5, 1.5)),
+      beta(random_vector<float>(rng, out, -0.5, 0.5)), y(size_t(rows) * out),
+      z(size_t(rows) * out), mean(out), rstd(out);
+  const DenseParams pc{W.c(), b.c(), gamma.c(), beta.c()}, pg{W.g(), b.g(), gamma.g(), beta.g()};
+  for_each_variant("dense_forward", [&](const std::string&) {
+    Mirror<float> rm(random_vector<float>(rng, out, -0.2, 0.2)),
+        rv(random_vector<float>(rng, out, 0.5, 2.0));
+    const std::vector<float> rm0 = rm.cpu(), rv0 = rv.cpu();
+    y.poison();
+    cpu().dense_forward(d, Mode::Train, rows, x.c(), pc, BnStats{rm.c(), rv.c()},
+                        DenseSaved{z.c(), mean.c(), rstd.c()}, y.c());
+    cuda().dense_forward(d, Mode::Train, rows, x.g(), pg, BnStats{rm.g(), rv.g()},
+                         DenseSaved{z.g(), mean.g(), rstd.g()}, y.g());
+    expect_close("running mean (momentum 0.3)", rm.gpu(), rm.cpu(), Tol{1e-6, 1e-5});
+    expect_close("running var (momentum 0.3)", rv.gpu(), rv.cpu(), Tol{1e-6, 1e-5});
+    CHECK(rm.cpu() != rm0);
+    const std::vector<float> with_stats = y.gpu();
+    // Null running statistics: the same output, nothing else written.
+    y.poison();
+    cuda().dense_forward(d, Mode::Train, rows, x.g(), pg, BnStats{},
+                         DenseSaved{z.g(), mean.g(), rstd.g()}, y.g());
+    expect_equal("y without running statistics", y.gpu(), with_stats);
+  });
+}
+
 TEST_CASE("cuda options: the smoothed D head matches the CPU in every d_head variant") {
   for (int B : {5, 300, 2100}) {  // 2B = 4200 rows: dL/dl beyond shared memory
     CAPTURE(B);
@@ -202,6 +234,8 @@ TEST_CASE("cuda options: training with every option tracks the CPU, replays and 
   }
   const TrainState sg = graph.state(), sc = tc.state();
   expect_close("ema vs CPU", sg.ema_params, sc.ema_params, Tol{2e-2, 0});
+  expect_close("running stats vs CPU (momentum 0.3)", sg.bn_stats, sc.bn_stats,
+               Tol{2e-2, 2e-2});
 
   // Checkpoint on the GPU, resume on a fresh GPU trainer: bit-exact continuation.
   const std::string dir =
