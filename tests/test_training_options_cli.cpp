@@ -79,6 +79,8 @@ TEST_CASE("options CLI: --lr sets both networks, --lr-g and --lr-d win over it")
   }
   CHECK_THROWS_AS(parse({"sample", "--checkpoint", "c", "--out", "x.png", "--weights", "mean"}),
                   InputError);
+  CHECK_THROWS_WITH_AS(parse({"eval", "--images", "x.idx", "--sample-bn", "train"}),
+                       doctest::Contains("do not apply to --images"), InputError);
 }
 
 TEST_CASE("options CLI: a run with every option, sampled both ways, resumed") {
