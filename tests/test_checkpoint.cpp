@@ -64,9 +64,14 @@ void check_same_state(const TrainState& a, const TrainState& b) {
 TEST_CASE("checkpoint: the whole training state and config round-trip bit for bit") {
   TempDir tmp("ckpt");
   const TrainConfig c = tiny_config();
-  const TrainState s = trained_state(c);
+  TrainState s = trained_state(c);
   REQUIRE(s.counters.iteration == 3);
   REQUIRE(s.counters.batch_cursor == 6);
+  // counters a run with --nan-policy skip would have: distinct for G and D, none a default
+  s.counters.skipped[0] = 2;
+  s.counters.skipped[1] = 5;
+  s.counters.first_bad_iteration[0] = 1;
+  s.counters.first_bad_iteration[1] = 0;
   const std::string path = tmp / "a.safetensors";
   save_checkpoint(path, c, s);
   const Checkpoint ck = load_checkpoint(path);
@@ -121,12 +126,20 @@ TEST_CASE("checkpoint: non-finite state is never written and the old file stays"
   const std::string path = tmp / "a.safetensors";
   save_checkpoint(path, c, s);
   const auto before = read_file(path);
-  for (int which = 0; which < 3; ++which) {
+  // the message names the file and what holds the bad value
+  const char* what[] = {"the generator", "the discriminator", "a BatchNorm running statistic",
+                        "an Adam moment", "an Adam moment"};
+  for (int which = 0; which < 5; ++which) {
+    CAPTURE(which);
     TrainState bad = s;
-    if (which == 0) bad.params[1][5] = NAN;
-    if (which == 1) bad.bn_stats[2] = INFINITY;
-    if (which == 2) bad.adam_v[0][0] = -INFINITY;
-    CHECK_THROWS_WITH_AS(save_checkpoint(path, c, bad), doctest::Contains("non-finite"), Error);
+    if (which == 0) bad.params[0][3] = NAN;
+    if (which == 1) bad.params[1][5] = NAN;
+    if (which == 2) bad.bn_stats[2] = INFINITY;
+    if (which == 3) bad.adam_v[0][0] = -INFINITY;
+    if (which == 4) bad.adam_m[1][1] = NAN;
+    const std::string want = "refusing to write " + path + ": " + what[which] +
+                             " holds non-finite values";
+    CHECK_THROWS_WITH_AS(save_checkpoint(path, c, bad), doctest::Contains(want.c_str()), Error);
     CHECK(read_file(path) == before);
   }
 }
