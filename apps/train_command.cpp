@@ -247,15 +247,24 @@ int run_train(const TrainOptions& opt, std::ostream& out) {
     const StepMetrics m = trainer.readback_metrics();
     const StepCounters c = trainer.readback_counters();
     log.record(m, c);
+    // the steps since the previous record: a new skip happened in one of them
+    const int64_t since = recorded >= 0 ? recorded : start.counters.iteration;
     recorded = c.iteration;
     for (int q = 0; q < 2; ++q) {
       if (c.skipped[q] == skipped_seen[q]) continue;
       const char* net = q == 0 ? "generator" : "discriminator";
       if (config.nan_policy == NanPolicy::Abort) {
         log.finish();
+        // first_bad_iteration is the first failure ever: in a run resumed from one that
+        // skipped updates (--nan-policy skip) it is older than this run's failure, which then
+        // is known only to lie among the steps since the previous record.
+        const int64_t first_bad = c.first_bad_iteration[q];
+        const int64_t lo = first_bad >= since ? first_bad + 1 : since + 1, hi = c.iteration;
         std::ostringstream os;
-        os << "non-finite " << net << " loss or gradient at step " << c.first_bad_iteration[q] + 1
-           << " (epoch " << c.first_bad_iteration[q] / per_epoch + 1 << "); training stopped, "
+        os << "non-finite " << net << " loss or gradient at step "
+           << (first_bad >= since || lo == hi ? std::to_string(lo)
+                                              : std::to_string(lo) + ".." + std::to_string(hi))
+           << " (epoch " << (lo - 1) / per_epoch + 1 << "); training stopped, "
            << "that update was not applied. "
            << (std::filesystem::exists(ckpt_path) ? "The last good checkpoint " + ckpt_path +
                                                         " was left as it was."
