@@ -36,6 +36,7 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/gemm_fast.hpp"
 #include "kernels/cpu/thread_pool.hpp"
+#include "kernels/dropout_mask.h"
 #include "tests/test_util.hpp"
 
 namespace {
@@ -315,6 +316,61 @@ TEST_CASE("dense fast: training-mode BatchNorm refuses fewer than 2 rows") {
   CHECK_THROWS_AS(run_layer(*fast, d, Mode::Train, 1, l, false, false), gan::Error);
 }
 
+TEST_CASE("dense fast with dropout: the reference's mask, factor and gradients") {
+  Rng rng(77);
+  auto ref = backend(1, true);
+  const double atol = 2e-5, rtol = 2e-4;
+  const int64_t counter = 5;
+  for (int threads : {1, 2, 3})
+    for (const auto& shape : {std::pair{17, 33}, std::pair{64, 100}})
+      for (int rows : {1, 7, 129})
+        for (Act act : {Act::None, Act::ReLU, Act::LeakyReLU})
+          for (float p : {0.0f, 0.3f}) {
+            auto fast = backend(threads, false);
+            const DenseDesc d = make_desc(shape.first, shape.second, false, act);
+            INFO("threads " << threads << " in " << d.in << " out " << d.out << " rows " << rows
+                            << " act " << gan::act_name(act) << " p " << p);
+            const Layer l(rng, d, rows);
+            gan::DropoutMask m;
+            m.p = p;
+            m.seed = 9;
+            m.counter = &counter;
+            m.k_mul = 3;
+            m.k_add = 1;
+            m.layer = 2;
+            const gan::DenseParams par{l.W.data(), l.b.data(), nullptr, nullptr};
+            LayerRun out[2];
+            gan::Backend* bes[2] = {ref.get(), fast.get()};
+            for (int k = 0; k < 2; ++k) {
+              LayerRun& r = out[k];
+              r.y.assign(size_t(rows) * d.out, kNaN);
+              bes[k]->dense_forward_dropout(d, rows, l.x.data(), par, m, r.y.data());
+              r.dz = l.dy;
+              r.dx.assign(size_t(rows) * d.in, kNaN);
+              r.dW.assign(size_t(d.out) * d.in, kNaN);
+              r.db.assign(d.out, kNaN);
+              bes[k]->dense_backward_dropout(d, rows, l.x.data(), par, m, r.y.data(),
+                                             r.dz.data(),
+                                             gan::DenseGrads{r.dW.data(), r.db.data()},
+                                             r.dx.data());
+            }
+            check_close("y", out[1].y, out[0].y, atol, rtol);
+            check_close("dz", out[1].dz, out[0].dz, atol, rtol);
+            check_close("dx", out[1].dx, out[0].dx, atol, rtol);
+            check_close("dW", out[1].dW, out[0].dW, atol, rtol);
+            check_close("db", out[1].db, out[0].db, atol, rtol);
+            // The same elements are dropped: a dropped element is exactly 0 in both.
+            size_t dropped = 0, mismatched = 0;
+            for (size_t e = 0; e < out[0].y.size(); ++e) {
+              const bool keep = gan::dropout_keep(9, gan::dropout_stream(counter * 3 + 1), 2, e, p);
+              dropped += !keep;
+              if (!keep && (out[1].y[e] != 0.0f || out[1].dz[e] != 0.0f)) ++mismatched;
+            }
+            CHECK(mismatched == 0);
+            if (p > 0 && out[0].y.size() >= 100) CHECK(dropped > 0);
+          }
+}
+
 // ---- optimizer and finiteness ---------------------------------------------------------
 
 TEST_CASE("adam fast: bit-identical to the reference, any length, any thread count") {
@@ -431,7 +487,7 @@ TEST_CASE("training on the fast variants: same threads same bits, close to the r
     CHECK(same_bits(a.adam_v[q], b.adam_v[q]));
     // Adam moves each parameter by at most ~lr per step whatever the gradient's size, so
     // rounding differences in the gradients change parameters by at most 2 lr per step.
-    const double lr = small_config().adam.lr;
+    const double lr = std::max(small_config().adam(gan::Net::G).lr, small_config().adam(gan::Net::D).lr);
     check_close("params, 3 threads vs 2", c.params[q], a.params[q], 2 * lr * iterations, 0);
     check_close("params, reference vs fast", r.params[q], a.params[q], 2 * lr * iterations, 0);
   }

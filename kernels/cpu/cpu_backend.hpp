@@ -6,7 +6,8 @@
  * plain reference variant (the oracle the fast variants and the CUDA backend are tested
  * against: column loops in double, one OpenBLAS product per matrix product) and, where it
  * pays, a faster default (`gan_cuda kernels --device cpu`):
- *   dense_forward, dense_backward   fast (linear_bn_act_fast.hpp) | reference
+ *   dense_forward, dense_backward   fast (linear_bn_act_fast.hpp) | reference; the choice
+ *                                   also covers dense_forward_dropout/dense_backward_dropout
  *   adam                            fast (adam_fast.hpp: the same bits, vectorised and
  *                                   threaded) | reference
  *   check_finite                    threaded (a branch-free scan, split) | reference

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/error.hpp"
+#include "kernels/dropout_mask.h"
 
 namespace gan::cpu {
 
@@ -41,6 +42,18 @@ void activate_rows(Act act, float slope, int rows, int out, int c0, int c1, floa
         break;
     }
   }
+}
+
+// Inverted dropout of the columns [c0, c1) of v [rows, out]: element e = r out + j is kept
+// (times 1 / (1 - p)) or zeroed, as dropout_forward does over the whole array.
+void dropout_columns(const DropoutDraw& m, int rows, int out, int c0, int c1, float* v) {
+  const uint64_t stream = dropout_stream(m.draw);
+  const float scale = dropout_scale(m.p);
+  for (int r = 0; r < rows; ++r)
+    for (int j = c0; j < c1; ++j) {
+      const size_t e = size_t(r) * out + j;
+      v[e] = dropout_keep(m.seed, stream, m.layer, e, m.p) ? v[e] * scale : 0.0f;
+    }
 }
 
 // Forward of the columns [c0, c1) once z (BatchNorm in training mode) or y (otherwise) holds
@@ -205,9 +218,11 @@ void backward_columns(const DenseDesc& d, int rows, const DenseRef<float>& p, co
 }  // namespace
 
 void dense_forward_fast(ThreadPool& pool, GemmIsa isa, const DenseDesc& d, Mode mode, int rows,
-                        const float* x, const DenseRef<float>& p, float* y) {
+                        const float* x, const DenseRef<float>& p, float* y,
+                        const DropoutDraw* drop) {
   const bool bn_train = d.batchnorm && mode == Mode::Train;
   if (bn_train) GAN_CHECK(rows >= 2, "BatchNorm in training mode needs at least 2 rows");
+  GAN_CHECK(!drop || !d.batchnorm, "dropout follows layers without BatchNorm");
   if (rows <= 0) return;
   isa = gemm_resolve_isa(isa);
   float* z = bn_train ? p.z : y;
@@ -219,19 +234,22 @@ void dense_forward_fast(ThreadPool& pool, GemmIsa isa, const DenseDesc& d, Mode 
     gemm_fast(isa, false, true, rows, c.end - c.begin, d.in, 1.0f, x, d.in,
               p.W + size_t(c.begin) * d.in, d.in, 0.0f, z + c.begin, d.out);
     forward_columns(d, mode, rows, p, y, c.begin, c.end, acc);
+    if (drop) dropout_columns(*drop, rows, d.out, c.begin, c.end, y);
   });
 }
 
 void dense_backward_fast(ThreadPool& pool, GemmIsa isa, const DenseDesc& d, int rows,
                          const float* x, const DenseRef<float>& p, const float* y, float* dy,
-                         const DenseGradRef<float>& g, float* dx) {
+                         const DenseGradRef<float>& g, float* dx, const DropoutDraw* drop) {
   if (rows <= 0) return;
+  GAN_CHECK(!drop || !d.batchnorm, "dropout follows layers without BatchNorm");
   isa = gemm_resolve_isa(isa);
   const int T = pool.size();
   pool.run([&](int t) {
     thread_local std::vector<double> acc;
     const Range c = split_range(d.out, T, t, kAlign);
     if (c.begin >= c.end) return;
+    if (drop) dropout_columns(*drop, rows, d.out, c.begin, c.end, dy);
     backward_columns(d, rows, p, y, dy, g, c.begin, c.end, acc);
     // Rows [c.begin, c.end) of dW = dz^T x come from this thread's columns of dz only.
     if (g.dW)
