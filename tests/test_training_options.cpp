@@ -379,7 +379,7 @@ TEST_CASE("bn momentum: the trainer's G uses --bn-momentum") {
 // ---- sampling --------------------------------------------------------------------------
 
 TEST_CASE("sampling with BatchNorm in training mode: chunk statistics, prefixes, no side effects") {
-  auto be = make_cpu_backend();
+  auto be = make_cpu_reference_backend();  // compared bit for bit with the reference op below
   TrainConfig cfg = small_config();
   cfg.g_ema = 0.5f;
   Trainer t(*be, cfg);

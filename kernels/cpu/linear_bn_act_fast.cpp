@@ -109,8 +109,10 @@ void forward_columns(const DenseDesc& d, Mode mode, int rows, const DenseRef<flo
     const double rstd = 1.0 / std::sqrt(sq[j] / rows + d.bn_eps);
     p.mean[j] = float(mean);
     p.rstd[j] = float(rstd);
-    p.running_mean[j] = float((1.0 - m) * p.running_mean[j] + m * mean);
-    p.running_var[j] = float((1.0 - m) * p.running_var[j] + m * (sq[j] / (rows - 1)));
+    if (p.running_mean) {  // null: batch statistics only (sampling in training mode)
+      p.running_mean[j] = float((1.0 - m) * p.running_mean[j] + m * mean);
+      p.running_var[j] = float((1.0 - m) * p.running_var[j] + m * (sq[j] / (rows - 1)));
+    }
     shift[j - c0] = float(mean);
     scale[j - c0] = float(rstd);
   }

@@ -50,6 +50,12 @@ from stats import summarize  # noqa: E402
 log = run_bench.log
 
 
+def rel(path):
+    """A path inside the repository relative to its root (reports name no machine paths)."""
+    full = os.path.abspath(path)
+    return os.path.relpath(full, ROOT) if full.startswith(ROOT + os.sep) else os.path.basename(full)
+
+
 def cpu_info():
     info = {"model": None, "family": None, "model_number": None, "mhz": None, "flags": []}
     try:
@@ -171,7 +177,8 @@ def main(argv=None):
         "git": run_bench.git_commit(), "cpu": info, "cores_available": len(os.sched_getaffinity(0)),
         "threads": T, "python": run_bench.python_env(args.python),
         "load_average_before": os.getloadavg(),
-        "settings": {k: v for k, v in vars(args).items() if k not in ("build", "python", "out")},
+        "settings": {k: (rel(v) if k == "data" else v) for k, v in vars(args).items()
+                     if k not in ("build", "python", "out", "keep")},
         "runs": [], "e2e": [], "failures": [],
     }
 
@@ -235,6 +242,8 @@ def main(argv=None):
                 res["failures"].append(f"{s.label}: {s.failed}")
                 continue
             j["label"] = s.label
+            if j.get("init"):
+                j["init"] = os.path.basename(j["init"])  # the run's own initial weights
             j["us_per_iter_cpu"] = per_iter(j.get("block_cpu_ms", []), args.iters_per_block)
             res["runs"].append(j)
             log(f"  {s.label}: {j['us_per_iter']['median']:.0f} us/iteration wall, "
@@ -250,7 +259,8 @@ def main(argv=None):
                "--epochs", str(args.e2e_epochs), "--out", out_dir]
         log(f"end to end: {' '.join(cmd[1:])}")
         status, wall, user, system = timed_process(cmd, os.path.join(work, "e2e-gan.log"), 3600)
-        entry = {"program": "gan_cuda", "command": "gan_cuda " + " ".join(cmd[1:]),
+        shown = ["OUT" if a == out_dir else rel(a) if os.path.isabs(a) else a for a in cmd[1:]]
+        entry = {"program": "gan_cuda", "command": "gan_cuda " + " ".join(shown),
                  "status": status, "epochs": args.e2e_epochs, "images": count,
                  "wall_s": wall, "user_s": user, "system_s": system}
         metrics = os.path.join(out_dir, "metrics.jsonl")
