@@ -342,13 +342,28 @@ class CudaBackend final : public Backend {
 
 }  // namespace
 
-int cuda_device_count() noexcept {
+DeviceProbe probe_cuda_devices() {
+  CudaRuntimeAnswer a;
   int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  a.ok = e == cudaSuccess;
+  a.devices = a.ok ? n : 0;
+  if (!a.ok) {
+    a.error_name = cudaGetErrorName(e);
+    a.error_text = cudaGetErrorString(e);
+    a.error_is_no_device = e == cudaErrorNoDevice;
+    a.error_is_old_driver = e == cudaErrorInsufficientDriver;
   }
-  return n;
+  if (cudaDriverGetVersion(&a.driver_version) != cudaSuccess) a.driver_version = 0;
+  if (cudaRuntimeGetVersion(&a.runtime_version) != cudaSuccess) a.runtime_version = 0;
+  (void)cudaGetLastError();  // the answer is in `a`; leave no error behind
+  return classify_cuda_answer(a);
+}
+
+int cuda_device_count() {
+  const DeviceProbe p = probe_cuda_devices();
+  if (p.failed()) GAN_FAIL("CUDA does not work on this machine: " << p.error);
+  return p.devices;
 }
 
 std::string cuda_device_description(int device) {
