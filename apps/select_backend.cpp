@@ -22,8 +22,8 @@ bool choose_cuda(const std::string& device, bool tf32, bool cuda_built, const De
     if (device == "cuda")
       GAN_INPUT_FAIL("--device cuda: this build has no CUDA backend (configure with "
                      "GAN_WITH_CUDA=ON)");
-    log << "no CUDA device found (this build has no CUDA backend): running on the CPU "
-           "reference backend" << (tf32 ? " (--tf32 ignored)" : "") << "\n";
+    log << "no CUDA device found: running on the CPU reference backend (this build has no "
+           "CUDA backend)" << (tf32 ? "; --tf32 ignored" : "") << "\n";
     return false;
   }
   if (probe.failed())
@@ -33,8 +33,8 @@ bool choose_cuda(const std::string& device, bool tf32, bool cuda_built, const De
   if (device == "cuda")
     GAN_INPUT_FAIL("--device cuda: no CUDA device is visible (" << probe.no_device
                    << "; check the driver and CUDA_VISIBLE_DEVICES), or use --device cpu");
-  log << "no CUDA device found (" << probe.no_device << "): running on the CPU reference backend"
-      << (tf32 ? " (--tf32 ignored)" : "") << "\n";
+  log << "no CUDA device found: running on the CPU reference backend (" << probe.no_device << ")"
+      << (tf32 ? "; --tf32 ignored" : "") << "\n";
   return false;
 }
 
