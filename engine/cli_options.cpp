@@ -146,12 +146,19 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
   eo.data = default_data;
   CLI::App* eval = app.add_subcommand("eval", "evaluate a checkpoint's generator: Parzen "
                                               "log-likelihood, classifier metrics, memorisation");
-  eval->add_option("--checkpoint", eo.checkpoint, "checkpoint file")->required();
+  CLI::Option* eval_ck = eval->add_option("--checkpoint", eo.checkpoint, "checkpoint file");
+  CLI::Option* eval_images =
+      eval->add_option("--images", eo.images,
+                       "evaluate these images (IDX [count, rows, cols], raw or .gz) instead of "
+                       "a checkpoint's samples: real digits, or another program's samples");
+  eval_ck->excludes(eval_images);
   eval->add_option("--data", eo.data, "directory of MNIST IDX files (training and test split)");
   eval->add_option("--classifier", eo.classifier,
                    "classifier from train-classifier (default: trained on the fly, seed 0)");
   eval->add_option("--out", eo.out, "JSON file (default: next to the checkpoint)");
-  eval->add_option("--samples", eo.samples, "generated images")->check(CLI::Range(4, 1000000));
+  CLI::Option* eval_samples =
+      eval->add_option("--samples", eo.samples, "generated images (with --images: the first N)")
+          ->check(CLI::Range(4, 1000000));
   eval->add_option("--seed", eo.seed, "noise seed");
   add_device_option(eval, &eo.device);
 
@@ -190,6 +197,9 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
     return cmd;
   }
   if (eval->parsed()) {
+    eo.samples_given = eval_samples->count() > 0;
+    if (eo.checkpoint.empty() && eo.images.empty())
+      GAN_INPUT_FAIL("eval needs --checkpoint FILE or --images FILE (see gan_cuda eval --help)");
     cmd.kind = CliCommand::Kind::Eval;
     return cmd;
   }

@@ -87,11 +87,13 @@ struct KernelBenchOptions {
 
 // `gan_cuda eval` (apps/eval_command.cpp).
 struct EvalOptions {
-  std::string checkpoint;
+  std::string checkpoint;  // the generator to sample, or
+  std::string images;      // an IDX file of images [count, rows, cols] to evaluate as they are
   std::string data;
   std::string classifier;  // empty: one is trained on the fly (seed 0)
-  std::string out;         // empty: <checkpoint minus .safetensors>.eval.json
+  std::string out;         // empty: <checkpoint or images file, minus extensions>.eval.json
   int samples = 10000;
+  bool samples_given = false;  // --samples on the command line (with --images: else every image)
   uint64_t seed = 0;       // noise stream Eval:seed
   std::string device = "auto";
 };

@@ -7,11 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include "engine/idx.hpp"
 
 namespace gan::test {
 
@@ -86,11 +89,25 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+const std::string& small_data_dir() {
+  static const TempDir dir("small_data");
+  static const bool written = [] {
+    const Dataset all = load_mnist(GAN_SOURCE_DIR "/data/mnist", Split::Train);
+    const int n = std::min(all.count, kSmallDataCount);
+    write_idx(dir / "train-images-idx3-ubyte", {uint32_t(n), uint32_t(all.rows), uint32_t(all.cols)},
+              all.images.data());
+    write_idx(dir / "train-labels-idx1-ubyte", {uint32_t(n)}, all.labels.data());
+    return true;
+  }();
+  (void)written;
+  return dir.path();
+}
+
 std::vector<std::string> small_model_flags(const std::vector<std::string>& overrides) {
   std::vector<std::string> a = {"--device",   "cpu",   "--batch-size", "64",
                                 "--z-dim",    "16",    "--g-widths",   "32,64",
                                 "--d-widths", "64,32", "--log-every",  "20",
-                                "--data",     GAN_SOURCE_DIR "/data/mnist"};
+                                "--data",     small_data_dir()};
   for (size_t i = 0; i < overrides.size(); ++i) {
     const std::string& flag = overrides[i];
     const bool has_value = i + 1 < overrides.size() && overrides[i + 1].rfind("--", 0) != 0;

@@ -40,7 +40,12 @@ class TempDir {
   std::string path_;
 };
 
-// Flags of a small, fast model for end-to-end runs on the bundled data. `overrides` are
+// The first kSmallDataCount digits of the bundled training set as raw IDX files, written
+// once per test process into a temporary directory (removed at exit).
+constexpr int kSmallDataCount = 10000;
+const std::string& small_data_dir();
+
+// Flags of a small, fast model for end-to-end runs on small_data_dir(). `overrides` are
 // flags (with their values) that replace a default of the same name or are appended.
 std::vector<std::string> small_model_flags(const std::vector<std::string>& overrides = {});
 

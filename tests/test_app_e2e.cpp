@@ -1,5 +1,5 @@
 /*
- * test_app_e2e.cpp — the real gan_cuda binary on the bundled MNIST digits: a small model
+ * test_app_e2e.cpp — the real gan_cuda binary on the first 10,000 bundled MNIST digits: a small model
  * trains, writes metrics, samples and a checkpoint that reloads; same seed gives the same
  * bytes; --epochs 1 then --resume to 2 equals --epochs 2; `sample` writes PNG and IDX.
  */
@@ -28,7 +28,7 @@ std::vector<std::string> train_args(const std::string& out, int epochs,
   return small_model_flags(a);
 }
 
-TEST_CASE("a small model trains end to end on the bundled digits") {
+TEST_CASE("a small model trains end to end on the first 10,000 bundled digits") {
   TempDir tmp("e2e");
   const std::string out = tmp / "run";
   const ProcessResult r = run_gan(train_args(out, 1));

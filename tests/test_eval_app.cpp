@@ -138,6 +138,68 @@ TEST_CASE("eval end to end: training with --eval-every, train-classifier, eval, 
   refused({"--checkpoint", clf, "--data", data}, clf + ": not a gan_cuda checkpoint");
 }
 
+TEST_CASE("eval --images scores an image set as it is: the test digits against themselves, "
+          "the training digits as memorised, and its refusals") {
+  TempDir tmp("evalimages");
+  const std::string data = tmp / "data";
+  write_small_data(data, 640, 300);
+  const std::string clf = tmp / "clf.safetensors";
+  REQUIRE(run_gan({"train-classifier", "--data", data, "--epochs", "1", "--out", clf, "--device",
+                   "cpu"}).status == 0);
+  auto eval = [&](const std::string& images, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"eval", "--images", images, "--data", data, "--classifier", clf,
+                                  "--device", "cpu"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run_gan(a);
+  };
+  // The test split itself: every image (no --samples), the JSON beside the file.
+  const std::string test_images = data + "/t10k-images-idx3-ubyte";
+  const ProcessResult t = eval(test_images, {});
+  INFO(t.out, t.err);
+  REQUIRE(t.status == 0);
+  CHECK(t.out.find("300 images") != std::string::npos);
+  const nlohmann::json j = nlohmann::json::parse(text(test_images + ".eval.json"));
+  CHECK(j["images"] == test_images);
+  CHECK_FALSE(j.contains("checkpoint"));
+  const nlohmann::json& m = j["metrics"];
+  CHECK(m["samples"] == 300);
+  CHECK(m["precision"].get<double>() == 1.0);
+  CHECK(m["recall"].get<double>() == 1.0);
+  CHECK(m["frechet_distance"].get<double>() < 1e-6);
+  CHECK(m["nearest_train"]["ratio"].get<double>() == doctest::Approx(1.0).epsilon(1e-6));
+
+  // The first 200 training images: each is its own nearest training image.
+  const ProcessResult r = eval(data + "/train-images-idx3-ubyte",
+                               {"--samples", "200", "--out", tmp / "train.json"});
+  INFO(r.out, r.err);
+  REQUIRE(r.status == 0);
+  const nlohmann::json jt = nlohmann::json::parse(text(tmp / "train.json"));
+  CHECK(jt["metrics"]["samples"] == 200);
+  CHECK(jt["metrics"]["nearest_train"]["samples_median"].get<double>() < 0.01);  // 0 but rounding
+  CHECK(jt["metrics"]["nearest_train"]["test_median"].get<double>() > 1.0);
+
+  // Refusals: status 2 and the reason.
+  auto refused = [&](const std::vector<std::string>& args, const std::string& what) {
+    const ProcessResult e = run_gan(args);
+    INFO(e.out, e.err);
+    CHECK(e.status == 2);
+    CHECK(e.err.find(what) != std::string::npos);
+  };
+  refused({"eval", "--data", data}, "eval needs --checkpoint FILE or --images FILE");
+  refused({"eval", "--images", test_images, "--checkpoint", tmp / "c.safetensors"}, "excludes");
+  const ProcessResult more = eval(test_images, {"--samples", "301"});
+  CHECK(more.status == 2);
+  CHECK(more.err.find(test_images + " holds 300 images, fewer than --samples 301") !=
+        std::string::npos);
+  write_small_data(tmp / "small", 64, 20, 14);
+  const ProcessResult small = eval(tmp / "small/t10k-images-idx3-ubyte", {});
+  CHECK(small.status == 2);
+  CHECK(small.err.find("14x14 images, but the data's are 28x28") != std::string::npos);
+  const ProcessResult labels = eval(data + "/t10k-labels-idx1-ubyte", {});
+  CHECK(labels.status == 2);
+  CHECK(labels.err.find("t10k-labels-idx1-ubyte") != std::string::npos);
+}
+
 TEST_CASE("eval without --classifier trains one on the fly and says so") {
   TempDir tmp("evalfly");
   const std::string data = tmp / "data";

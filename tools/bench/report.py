@@ -127,10 +127,10 @@ def markdown(results, derived):
     add(f"- PyTorch {torch_run.get('torch') or py.get('torch', '–')} "
         f"(CUDA {torch_run.get('torch_cuda') or py.get('torch_cuda', '–')}).")
     data = results.get("data", {})
-    if data.get("tiled", 1) > 1:
-        add(f"- Data: the 10,000 bundled MNIST training digits tiled {data['tiled']}x = "
-            f"{data.get('images', '?'):,} images, resident on the device for every program "
-            f"except `pytorch dataloader`.")
+    if data.get("dir"):
+        add(f"- Data: {data['dir']} (the bundled data is the complete MNIST training set, "
+            f"60,000 images), resident on the device for every program except "
+            f"`pytorch dataloader`.")
     add(f"- Timing: {s.get('warmup')} warm-up iterations, then rounds of one block of "
         f"{s.get('iters_per_block')} iterations per program, the programs alternating in a "
         f"rotating order, up to {s.get('blocks')} rounds; "

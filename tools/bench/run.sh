@@ -28,8 +28,7 @@
 #   TOTAL_S            when set, the whole command's target time: BUDGET_S becomes TOTAL_S minus
 #                      the build's time minus 45 s (for the last steps and the report)
 #   PARALLEL           16          program set-ups (compilation) at a time
-#   DATA               a folder with 60,000 training images (IDX); default: the bundled 10,000
-#                      digits tiled TILE=6 times (DEVICE=cpu: TILE=1)
+#   DATA               an IDX folder of training images; default: the bundled complete MNIST
 #   PYTHON             python3     BUILD_DIR build/release (cpu: build/cpu)
 #   SKIP_BUILD         1: use BUILD_DIR as it is      BUILD_ONLY 1: stop after the build
 #   RUN_DIR            out/bench-run           REPORT_DIR docs/bench (cpu: out/bench)
@@ -73,10 +72,10 @@ PYTHON=${PYTHON:-python3}
 SKIP_BUILD=${SKIP_BUILD:-0}
 RUN_DIR=${RUN_DIR:-out/bench-run}
 if [ "$DEVICE" = cuda ]; then
-  BUILD_DIR=${BUILD_DIR:-build/release}; REPORT_DIR=${REPORT_DIR:-docs/bench}; TILE=${TILE:-6}
+  BUILD_DIR=${BUILD_DIR:-build/release}; REPORT_DIR=${REPORT_DIR:-docs/bench}
   WITH_CUDA=ON; TARGETS="gan_cuda gan_ceilings"
 else
-  BUILD_DIR=${BUILD_DIR:-build/cpu}; REPORT_DIR=${REPORT_DIR:-out/bench}; TILE=${TILE:-1}
+  BUILD_DIR=${BUILD_DIR:-build/cpu}; REPORT_DIR=${REPORT_DIR:-out/bench}
   WITH_CUDA=OFF; TARGETS="gan_cuda"
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # PyTorch and OpenBLAS share few cores
 fi
@@ -110,7 +109,7 @@ if [ -n "${TOTAL_S:-}" ]; then
 fi
 rm -rf "$RUN_DIR"
 mkdir -p "$RUN_DIR"
-data_args=(--tile "$TILE")
+data_args=()
 [ -n "${DATA:-}" ] && data_args=(--data "$DATA")
 commit_args=()
 if [ -n "${COMMIT:-}" ]; then commit_args=(--commit "$COMMIT")

@@ -1,7 +1,7 @@
 """run_bench.py — runs the gan_cuda vs PyTorch benchmark and writes everything into one folder.
 
 Steps, in this order (the later ones are skipped, and say so, once --budget-s is spent):
-  1. data: the bundled digits tiled to 60,000 images (tile_mnist.py), unless --data is given;
+  1. data: the bundled complete MNIST training set (60,000 images), unless --data is given;
   2. ceilings: gan_ceilings (copy bandwidth, SGEMM FP32 and TF32 rates), CUDA only;
   3. the initial weights, written by gan_cuda (bench --save-init) and read by every PyTorch
      run, so both programs start from the same parameters;
@@ -39,7 +39,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-import tile_mnist  # noqa: E402
 
 COMPILE_MODES = ("compile-default", "compile-reduce-overhead", "compile-max-autotune")
 
@@ -226,8 +225,8 @@ def main(argv=None):
     ap.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
     ap.add_argument("--python", default=sys.executable, help="interpreter that has torch")
     ap.add_argument("--commit", help="the commit measured, where the tree has no .git")
-    ap.add_argument("--data", help="a 60,000-image IDX folder (default: the bundled digits x 6)")
-    ap.add_argument("--tile", type=int, default=6, help="times the bundled digits are tiled")
+    ap.add_argument("--data", default=os.path.join(ROOT, "data", "mnist"),
+                    help="an IDX folder (default: the bundled complete MNIST)")
     ap.add_argument("--batches", default="64 128 256 512 1024")
     ap.add_argument("--first-batch", type=int, default=128, help="timed first; the e2e follows it")
     ap.add_argument("--precisions", default="fp32 tf32")
@@ -275,13 +274,9 @@ def main(argv=None):
     peer_env["PYTHONUNBUFFERED"] = "1"
 
     # 1. data
-    if args.data:
-        data = os.path.abspath(args.data)
-        results["data"] = {"dir": data, "tiled": 1}
-    else:
-        data = os.path.join(out, "data")
-        n = tile_mnist.tile(os.path.join(ROOT, "data", "mnist"), data, args.tile)
-        results["data"] = {"dir": "bundled data/mnist tiled", "tiled": args.tile, "images": n}
+    data = os.path.abspath(args.data)
+    bundled = data == os.path.abspath(os.path.join(ROOT, "data", "mnist"))
+    results["data"] = {"dir": "bundled data/mnist" if bundled else data}
     log(f"data: {data}")
 
     # 2. ceilings
