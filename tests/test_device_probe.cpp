@@ -40,7 +40,7 @@ const CudaRuntimeAnswer kOldDriver = failed(
     12040);
 const CudaRuntimeAnswer kStub = failed("cudaErrorStubLibrary", "CUDA driver is a stub library", 0);
 
-TEST_CASE("device probe: no device and no driver are no fault; other CUDA errors are named") {
+TEST_CASE("device probe: no device and no driver are no fault, other CUDA errors are named") {
   CudaRuntimeAnswer two;
   two.ok = true;
   two.devices = 2;
@@ -112,7 +112,7 @@ TEST_CASE("--device auto falls back to the CPU only without a device, saying why
   CHECK_THROWS_AS(choose_cuda("cuda", false, false, DeviceProbe{}, cpu), InputError);
 }
 
-TEST_CASE("GPU suite: skipped (77) only without a device; a CUDA error fails naming it") {
+TEST_CASE("GPU suite: skipped (77) only without a device, a CUDA error fails naming it") {
   const test::GpuSuiteGate none = test::gpu_suite_gate(classify_cuda_answer(kNoDevice), false);
   CHECK(!none.run);
   CHECK(none.exit_code == 77);
