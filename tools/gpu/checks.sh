@@ -16,10 +16,11 @@
 #
 # Expected durations (seconds) on the GPU machine: estimates until a record in docs/gpu-runs/
 # replaces them. Measured on a 2-core machine without a GPU: a clean release build (no
-# ccache) takes 1007 s of wall time at -j2 (1685 s of CPU time, while other jobs ran);
-# the CUDA sources are most of it, so 16 cores should need about 2-3 minutes.
+# ccache, -j2) needs 243 s of CPU time (224 s user, 19 s system; 815 s of wall time there,
+# shared with other builds), so about 2 minutes on 2 idle cores; with 16 cores the longest
+# CUDA source and the links bound it, about a minute.
 #   step         limit  expected
-#   build          240       150
+#   build          240        70
 #   gpu-tests      120        45
 #   graph-eager     60        15
 #   sanitizers     160       100   (4 tools, at most 40 s each)
@@ -282,7 +283,7 @@ if git rev-parse --short HEAD >/dev/null 2>&1; then
 fi
 note "gan_cuda GPU checks  $(date -u +%FT%TZ)  commit $commit"
 note "machine: $(nproc) cores, GPU: $(have_gpu && nvidia-smi -L | head -1 || echo none)"
-run_step 1 build 240 150
+run_step 1 build 240 70
 run_step 2 gpu-tests 120 45
 run_step 3 graph-eager 60 15
 run_step 4 sanitizers 160 100
