@@ -27,23 +27,33 @@
 #   bench          150        90   (torch.compile compiles twice per batch size)
 #   train50        180        60   (about 23,400 iterations at batch 128, then eval)
 #
-# Writes under $OUT (default gpu-logs/): summary.txt (one line per step, the record to keep
-# under docs/gpu-runs/), logs/ (one log per step, cut to their first and last lines),
-# gpu_max_diffs.txt, bench/*.json, train50/ (metrics.jsonl, epoch_050.png, eval.json).
+# Writes under $OUT (default gpu-logs/) at most five files, as few as the device tool brings
+# back: summary.txt (one line per step, then its details: the record to keep under
+# docs/gpu-runs/), files.tgz (logs/ with one log per step, cut to its first and last lines;
+# gpu_max_diffs.txt; bench/*.json; train50/ with metrics.jsonl, epoch_050.png, eval.json),
+# and beside it gpu_max_diffs.txt, epoch_050.png and eval.json. files.tgz is rewritten after
+# every step, so a call cut short still returns what was done. Without $OUT in the
+# environment the same files also stay unpacked in gpu-logs/files/.
 # STEPS selects steps by name (default: all six, in the order above). Exit status 0 unless
 # a step failed or timed out ("no GPU" and "skipped" are not failures).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tools/gpu/env.sh
 
-OUT=${OUT:-gpu-logs}
-mkdir -p "$OUT/logs"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gan_checks.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+if [ -n "${OUT:-}" ]; then
+  FILES=$WORK/files
+else
+  OUT=gpu-logs
+  rm -rf "$OUT/files"
+  FILES=$PWD/$OUT/files
+fi
+mkdir -p "$OUT" "$FILES/logs"
 OUT=$(cd "$OUT" && pwd)
 BUDGET_S=${BUDGET_S:-560}
 STEPS=${STEPS:-build gpu-tests graph-eager sanitizers bench train50}
 B=$PWD/build/release
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gan_checks.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
 SUMMARY=$OUT/summary.txt
 START=$SECONDS
 FAILURES=0
@@ -111,10 +121,10 @@ step_gpu_tests() {
   rc1=$?
   cat "$WORK/suite.log" >>"$LOG"
   echo "suite: exit $rc1; $(grep -E '^\[doctest\] (test cases|assertions)' "$WORK/suite.log" | tr -s ' ' | tr '\n' ' ')" >>"$DETAIL"
-  sed -n '/^largest GPU-CPU differences/,$p' "$WORK/suite.log" >"$OUT/gpu_max_diffs.txt"
+  sed -n '/^largest GPU-CPU differences/,$p' "$WORK/suite.log" >"$FILES/gpu_max_diffs.txt"
   echo "largest |diff|/tolerance: $(awk 'NR > 1 && NF >= 5 {
       name = $1; for (i = 2; i <= NF - 4; ++i) name = name " " $i; print $(NF - 2), "(" name ")" }' \
-      "$OUT/gpu_max_diffs.txt" | sort -g | tail -1) (every comparison: gpu_max_diffs.txt)" >>"$DETAIL"
+      "$FILES/gpu_max_diffs.txt" | sort -g | tail -1) (every comparison: gpu_max_diffs.txt)" >>"$DETAIL"
   REQUIRE_GPU=1 "$B/gan_gpu_tests" --no-skip "-tc=fresh process*" >"$WORK/fresh.log" 2>&1
   rc2=$?
   cat "$WORK/fresh.log" >>"$LOG"
@@ -199,10 +209,10 @@ step_bench() {
     fi
     return 3
   fi
-  mkdir -p "$OUT/bench"
+  mkdir -p "$FILES/bench"
   for batch in 128 1024; do
     "$B/gan_cuda" bench --batch "$batch" --device cuda --save-init "$WORK/init$batch.safetensors" \
-      --json "$OUT/bench/gan_cuda_b$batch.json" >>"$LOG" 2>&1 || failed=1
+      --json "$FILES/bench/gan_cuda_b$batch.json" >>"$LOG" 2>&1 || failed=1
     echo "gan_cuda b$batch: $(grep -E "^bench .* batch $batch on" "$LOG" | tail -1)" >>"$DETAIL"
   done
   if [ "$torch_ok" -eq 0 ]; then
@@ -213,7 +223,7 @@ step_bench() {
   for mode in eager compile-default; do
     for batch in 128 1024; do
       python3 tools/bench/torch_gan.py --mode "$mode" --batch "$batch" --blocks 10 \
-        --init "$WORK/init$batch.safetensors" --json "$OUT/bench/torch_${mode}_b$batch.json" \
+        --init "$WORK/init$batch.safetensors" --json "$FILES/bench/torch_${mode}_b$batch.json" \
         >"$WORK/torch.log" 2>&1 || failed=1
       cat "$WORK/torch.log" >>"$LOG"
       echo "torch $mode b$batch: $(grep -E '^torch_gan' "$WORK/torch.log" | tail -1 || tail -1 "$WORK/torch.log")" >>"$DETAIL"
@@ -226,23 +236,23 @@ step_train50() {
   have_binaries || { echo "no binaries (the build failed)" >>"$DETAIL"; return 4; }
   have_gpu || return 3
   local run=$WORK/run50 t0=$SECONDS
-  mkdir -p "$OUT/train50"
+  mkdir -p "$FILES/train50"
   "$B/gan_cuda" --epochs 50 --device cuda --out "$run" >>"$LOG" 2>&1
   local rc=$?
   echo "gan_cuda --epochs 50: exit $rc in $((SECONDS - t0)) s" >>"$DETAIL"
-  cp "$run/metrics.jsonl" "$run/samples/epoch_050.png" "$OUT/train50/" 2>/dev/null
+  cp "$run/metrics.jsonl" "$run/samples/epoch_050.png" "$FILES/train50/" 2>/dev/null
   echo "last record: $(grep -v '"eval"' "$run/metrics.jsonl" 2>/dev/null | tail -1)" >>"$DETAIL"
   [ "$rc" -eq 0 ] || return 1
   t0=$SECONDS
   "$B/gan_cuda" eval --device cuda --checkpoint "$run/checkpoint.safetensors" \
-    --out "$OUT/train50/eval.json" >>"$LOG" 2>&1 ||
+    --out "$FILES/train50/eval.json" >>"$LOG" 2>&1 ||
     { echo "eval failed: $(tail -1 "$LOG")" >>"$DETAIL"; return 1; }
   echo "eval: $((SECONDS - t0)) s; $(tail -n 12 "$LOG" | tr -s ' ' | tr '\n' ';' | cut -c1-400)" >>"$DETAIL"
 }
 
 export -f have_gpu have_binaries step_build step_gpu_tests step_graph_eager step_sanitizers \
   step_bench step_train50
-export B OUT WORK GAN_CMAKE_ARGS
+export B FILES WORK GAN_CMAKE_ARGS PYTHONUNBUFFERED=1
 
 # ---- the runner -------------------------------------------------------------------------
 # run_step NUMBER NAME LIMIT_S EXPECTED_S: runs step_NAME under `timeout`, then writes its
@@ -253,7 +263,7 @@ run_step() {
   fn=step_${name//-/_}
   left=$((BUDGET_S - (SECONDS - START) - 5))
   [ "$left" -lt "$limit" ] && limit=$left
-  export LOG=$OUT/logs/$num-$name.log DETAIL=$WORK/$name.detail
+  export LOG=$FILES/logs/$num-$name.log DETAIL=$WORK/$name.detail
   : >"$LOG"
   : >"$DETAIL"
   if [ "$limit" -lt 10 ]; then
@@ -274,6 +284,17 @@ run_step() {
   note "$num $name: $status  ($((SECONDS - t0)) s; limit ${limit} s; expected ${expected} s on the GPU machine)"
   sed 's/^/    /' "$DETAIL" | tee -a "$SUMMARY"
   trim_log "$LOG"
+  pack
+}
+
+# files.tgz and the few files worth a look without unpacking it, into $OUT.
+pack() {
+  tar czf "$OUT/files.tgz.tmp" -C "$FILES" . && mv "$OUT/files.tgz.tmp" "$OUT/files.tgz"
+  local f
+  for f in gpu_max_diffs.txt train50/epoch_050.png train50/eval.json; do
+    [ -f "$FILES/$f" ] && cp "$FILES/$f" "$OUT/"
+  done
+  return 0
 }
 
 commit=${GAN_COMMIT:-unknown}  # where the tree has no .git, the caller may name the commit
@@ -289,5 +310,5 @@ run_step 3 graph-eager 60 15
 run_step 4 sanitizers 160 100
 run_step 5 bench 150 90
 run_step 6 train50 180 60
-note "total: $((SECONDS - START)) s (budget ${BUDGET_S} s), $FAILURES step(s) failed or timed out; logs in $OUT/logs"
+note "total: $((SECONDS - START)) s (budget ${BUDGET_S} s), $FAILURES step(s) failed or timed out; logs in $OUT/files.tgz"
 [ "$FAILURES" -eq 0 ]
