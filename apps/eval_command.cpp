@@ -3,9 +3,10 @@
  * generator, as a JSON file and a table.
  *
  * Samples: --samples N (default 10,000, the paper's Parzen protocol) from noise stream
- * Eval:--seed, BatchNorm in eval mode; or, with --images FILE, the first --samples images of an
- * IDX file (every image when --samples is not given), evaluated as they are: real digits to
- * calibrate the metrics, or samples written by another program. Data: the training and test
+ * Eval:--seed, with the weights and BatchNorm mode of --weights / --sample-bn (default: the
+ * checkpoint's, apps/generator_choice.hpp); or, with --images FILE, the first --samples images
+ * of an IDX file (every image when --samples is not given), evaluated as they are: real digits
+ * to calibrate the metrics, or samples written by another program. Data: the training and test
  * splits of --data. The JSON goes to --out, by default next to the input
  * (<checkpoint minus .safetensors>.eval.json, <images minus .gz and .idx>.eval.json).
  * Every input is read and checked before the work starts; the JSON is written atomically.
@@ -15,6 +16,7 @@
 
 #include "apps/app.hpp"
 #include "apps/eval_classifier.hpp"
+#include "apps/generator_choice.hpp"
 #include "engine/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/error.hpp"
@@ -60,12 +62,14 @@ int run_eval(const EvalOptions& opt, std::ostream& out) {
     GAN_INPUT_FAIL(opt.data << ": the test images are " << test.rows << "x" << test.cols
                             << " but the training images " << train.rows << "x" << train.cols);
   Checkpoint ck;
+  GenerateOptions how;
   std::vector<float> given;
   int n = opt.samples_given || !from_images ? opt.samples : 0;
   if (from_images) {
     given = load_images(opt.images, train, n, &n);
   } else {
     ck = load_checkpoint(opt.checkpoint);
+    how = resolve_generator_choice(opt.generator, ck.config, opt.checkpoint);
     const ModelSpec& spec = ck.config.spec;
     if (spec.image_h != train.rows || spec.image_w != train.cols)
       GAN_INPUT_FAIL(opt.checkpoint << ": a generator of " << spec.image_h << "x" << spec.image_w
@@ -93,7 +97,7 @@ int run_eval(const EvalOptions& opt, std::ostream& out) {
   } else {
     Trainer generator(*backend, ck.config, false);
     generator.set_state(ck.state);
-    samples = generator.generate(n, Stream::Eval, opt.seed);
+    samples = generator.generate(n, Stream::Eval, opt.seed, how);
   }
   const EvalReport report = evaluator.evaluate(samples.data(), n);
 
@@ -105,6 +109,9 @@ int run_eval(const EvalOptions& opt, std::ostream& out) {
     j["epoch"] = ck.state.epoch;
     j["iteration"] = ck.state.counters.iteration;
     j["noise"] = {{"stream", "eval"}, {"seed", opt.seed}};
+    j["generator"] = {{"weights", how.weights == SampleWeights::Ema ? "ema" : "raw"},
+                      {"sample_bn", sample_bn_name(how.bn)},
+                      {"sample_bn_batch", how.bn == SampleBn::Train ? how.bn_batch : 0}};
   }
   j["backend"] = backend->name();
   j["classifier"] = source.description();
@@ -114,7 +121,7 @@ int run_eval(const EvalOptions& opt, std::ostream& out) {
   write_file_atomic(json_path, text.data(), text.size());
 
   out << "evaluation of " << input;
-  if (!from_images) out << " (epoch " << ck.state.epoch << ")";
+  if (!from_images) out << " (epoch " << ck.state.epoch << ", " << describe(how) << ")";
   out << ", " << n << (from_images ? " images" : " samples") << ", on " << backend->name() << "\n"
       << report.table() << "  Parzen sigma chosen on " << report.parzen_validation << "\n"
       << "wrote " << json_path << "\n";

@@ -320,7 +320,7 @@ struct CaseBuilder {
     StepCounters sc;
     sc.adam_step[0] = sc.adam_step[1] = 10;
     const size_t k = c.add("counters", Elem::I64, counters_words(sc), true);
-    const AdamConfig a = cfg.adam;
+    const AdamConfig a = cfg.adam_g;
     c.issue = [=](Backend& bk, const std::vector<void*>& ptr) {
       auto f = [&](size_t i) { return static_cast<float*>(ptr[i]); };
       bk.adam(f(p), f(g), f(m), f(v), n, a, net, static_cast<StepCounters*>(ptr[k]));

@@ -1,10 +1,12 @@
 /*
- * sample_command.cpp — `gan_cuda sample`: N generator samples (eval-mode BatchNorm) from a
- * checkpoint, as a PNG grid or a uint8 IDX file [N, rows, cols].
+ * sample_command.cpp — `gan_cuda sample`: N generator samples from a checkpoint, as a PNG
+ * grid or a uint8 IDX file [N, rows, cols]. Weights and BatchNorm mode: --weights,
+ * --sample-bn, --sample-bn-batch, by default the checkpoint's (apps/generator_choice.hpp).
  */
 #include <cmath>
 
 #include "apps/app.hpp"
+#include "apps/generator_choice.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/error.hpp"
 #include "engine/idx.hpp"
@@ -26,10 +28,11 @@ int run_sample(const SampleOptions& opt, std::ostream& out) {
   if (!png && !ends_with(opt.out, ".idx") && !ends_with(opt.out, ".idx.gz"))
     GAN_INPUT_FAIL("--out " << opt.out << ": the name must end in .png, .idx or .idx.gz");
   const Checkpoint ck = load_checkpoint(opt.checkpoint);
+  const GenerateOptions how = resolve_generator_choice(opt.generator, ck.config, opt.checkpoint);
   const auto backend = select_backend(opt.device, false, out);
   Trainer trainer(*backend, ck.config, false);
   trainer.set_state(ck.state);
-  const std::vector<float> images = trainer.generate(opt.n, Stream::Sample, opt.seed);
+  const std::vector<float> images = trainer.generate(opt.n, Stream::Sample, opt.seed, how);
   const ModelSpec& s = ck.config.spec;
   if (png) {
     const int cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(opt.n))));
@@ -41,7 +44,7 @@ int run_sample(const SampleOptions& opt, std::ostream& out) {
                static_cast<uint32_t>(s.image_w)},
               pixels.data());
   }
-  out << "wrote " << opt.n << " samples to " << opt.out << "\n";
+  out << "wrote " << opt.n << " samples to " << opt.out << " (" << describe(how) << ")\n";
   return 0;
 }
 

@@ -2,7 +2,7 @@
  * train_command.cpp — `gan_cuda [train]`: the training loop around gan::Trainer.
  *
  * Writes into --out: metrics.jsonl, samples/epoch_NNN.png (8x8 grid of the fixed noise
- * batch, eval-mode BatchNorm), samples/progress.gif (those grids as an animation),
+ * batch; the weight average when --g-ema, BatchNorm per --sample-bn: apps/generator_choice.hpp), samples/progress.gif (those grids as an animation),
  * checkpoint.safetensors (replaced atomically) and, with --eval-every, evaluation records in
  * metrics.jsonl (apps/training_eval.hpp). The saved state names the next epoch to run and
  * the batch cursor within it, so a run stopped at an epoch boundary or by a signal continues
@@ -24,6 +24,7 @@
 #include <sstream>
 
 #include "apps/app.hpp"
+#include "apps/generator_choice.hpp"
 #include "apps/train_log.hpp"
 #include "apps/training_eval.hpp"
 #include "engine/atomic_file.hpp"
@@ -50,9 +51,15 @@ void check_resume_flags(const TrainOptions& opt, const TrainConfig& ck, const st
     if (s == "--z-dim") return f.spec.z_dim != ck.spec.z_dim;
     if (s == "--g-widths") return f.spec.g_widths != ck.spec.g_widths;
     if (s == "--d-widths") return f.spec.d_widths != ck.spec.d_widths;
-    if (s == "--lr") return f.adam.lr != ck.adam.lr;
-    if (s == "--beta1") return f.adam.beta1 != ck.adam.beta1;
-    if (s == "--beta2") return f.adam.beta2 != ck.adam.beta2;
+    if (s == "--lr") return f.adam_g.lr != ck.adam_g.lr || f.adam_d.lr != ck.adam_d.lr;
+    if (s == "--lr-g") return f.adam_g.lr != ck.adam_g.lr;
+    if (s == "--lr-d") return f.adam_d.lr != ck.adam_d.lr;
+    if (s == "--beta1") return f.adam_g.beta1 != ck.adam_g.beta1;
+    if (s == "--beta2") return f.adam_g.beta2 != ck.adam_g.beta2;
+    if (s == "--bn-momentum") return f.spec.bn_momentum != ck.spec.bn_momentum;
+    if (s == "--d-dropout") return f.d_dropout != ck.d_dropout;
+    if (s == "--real-label") return f.real_label != ck.real_label;
+    if (s == "--g-ema") return f.g_ema != ck.g_ema;
     if (s == "--g-loss") return f.g_loss != ck.g_loss;
     if (s == "--d-steps") return f.d_steps != ck.d_steps;
     if (s == "--seed") return f.seed != ck.seed;
@@ -161,6 +168,10 @@ int run_train(const TrainOptions& opt, std::ostream& out) {
                                                                      : resumed.config.nan_policy;
     config = resumed.config;
     config.nan_policy = policy;
+    // How samples are drawn does not change the training: the flags may change on resume.
+    if (opt.explicit_flags.count("--sample-bn")) config.sample_bn = opt.config.sample_bn;
+    if (opt.explicit_flags.count("--sample-bn-batch"))
+      config.sample_bn_batch = opt.config.sample_bn_batch;
     if (resumed.state.data_count != 0 && resumed.state.data_count != data.count)
       GAN_INPUT_FAIL(opt.resume << " was trained on " << resumed.state.data_count
                                 << " images but " << opt.data << " holds " << data.count);
@@ -173,6 +184,9 @@ int run_train(const TrainOptions& opt, std::ostream& out) {
                               << resumed.config.spec.image_w << " images but " << opt.data
                               << " holds " << data.rows << "x" << data.cols);
   config.validate();
+  const GenerateOptions sampling = resolve_generator_choice(
+      GeneratorChoice{opt.sample_weights, "", 0}, config,
+      resuming ? opt.resume : std::string("this run"));
 
   const std::filesystem::path out_dir(opt.out);
   const std::string ckpt_path = (out_dir / "checkpoint.safetensors").string();
@@ -233,15 +247,24 @@ int run_train(const TrainOptions& opt, std::ostream& out) {
     const StepMetrics m = trainer.readback_metrics();
     const StepCounters c = trainer.readback_counters();
     log.record(m, c);
+    // the steps since the previous record: a new skip happened in one of them
+    const int64_t since = recorded >= 0 ? recorded : start.counters.iteration;
     recorded = c.iteration;
     for (int q = 0; q < 2; ++q) {
       if (c.skipped[q] == skipped_seen[q]) continue;
       const char* net = q == 0 ? "generator" : "discriminator";
       if (config.nan_policy == NanPolicy::Abort) {
         log.finish();
+        // first_bad_iteration is the first failure ever: in a run resumed from one that
+        // skipped updates (--nan-policy skip) it is older than this run's failure, which then
+        // is known only to lie among the steps since the previous record.
+        const int64_t first_bad = c.first_bad_iteration[q];
+        const int64_t lo = first_bad >= since ? first_bad + 1 : since + 1, hi = c.iteration;
         std::ostringstream os;
-        os << "non-finite " << net << " loss or gradient at step " << c.first_bad_iteration[q] + 1
-           << " (epoch " << c.first_bad_iteration[q] / per_epoch + 1 << "); training stopped, "
+        os << "non-finite " << net << " loss or gradient at step "
+           << (first_bad >= since || lo == hi ? std::to_string(lo)
+                                              : std::to_string(lo) + ".." + std::to_string(hi))
+           << " (epoch " << (lo - 1) / per_epoch + 1 << "); training stopped, "
            << "that update was not applied. "
            << (std::filesystem::exists(ckpt_path) ? "The last good checkpoint " + ckpt_path +
                                                         " was left as it was."
@@ -299,14 +322,14 @@ int run_train(const TrainOptions& opt, std::ostream& out) {
     const bool last = epoch + 1 == opt.epochs;
     if ((epoch + 1) % opt.sample_every == 0 || last) {
       const std::vector<float> grid =
-          trainer.generate(kGridSide * kGridSide, Stream::FixedNoise, 0);
+          trainer.generate(kGridSide * kGridSide, Stream::FixedNoise, 0, sampling);
       write_png_grid(epoch_png(samples_dir, epoch + 1), grid.data(), kGridSide * kGridSide,
                      config.spec.image_h, config.spec.image_w, kGridSide);
       write_progress_gif(samples_dir, (out_dir / "samples" / "progress.gif").string());
     }
     if ((epoch + 1) % opt.checkpoint_every == 0 || last) save(epoch, true);
     if (eval_hook.due(epoch + 1, last))
-      eval_hook.run(trainer, epoch + 1, iteration, per_epoch, metrics_path, log);
+      eval_hook.run(trainer, sampling, epoch + 1, iteration, per_epoch, metrics_path, log);
   }
   log.finish();
   if (InterruptGuard::requested()) {  // during the last epoch's samples or checkpoint

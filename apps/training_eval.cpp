@@ -36,7 +36,8 @@ bool TrainingEval::due(int64_t epochs_done, bool last_epoch) const {
   return every_ > 0 && (epochs_done % every_ == 0 || last_epoch);
 }
 
-void TrainingEval::run(Trainer& trainer, int64_t epochs_done, int64_t iteration,
+void TrainingEval::run(Trainer& trainer, const GenerateOptions& how, int64_t epochs_done,
+                       int64_t iteration,
                        int64_t per_epoch, const std::string& metrics_path, TrainLog& log) {
   Backend& be = trainer.backend();
   if (!evaluator_) {
@@ -47,7 +48,7 @@ void TrainingEval::run(Trainer& trainer, int64_t epochs_done, int64_t iteration,
     if (!text.empty() && text.back() == '\n') text.pop_back();
     if (!text.empty()) log.message(text);
   }
-  const std::vector<float> samples = trainer.generate(samples_, Stream::Eval, 0);
+  const std::vector<float> samples = trainer.generate(samples_, Stream::Eval, 0, how);
   const EvalReport r = evaluator_->evaluate(samples.data(), samples_);
   nlohmann::json j;
   j["step"] = iteration;

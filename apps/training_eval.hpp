@@ -22,6 +22,7 @@ namespace gan {
 
 class Backend;
 class Trainer;
+struct GenerateOptions;
 class TrainLog;
 class Classifier;
 class GanEvaluator;
@@ -34,7 +35,8 @@ class TrainingEval {
 
   bool due(int64_t epochs_done, bool last_epoch) const;
   // Evaluates trainer's generator; appends the record to metrics_path.
-  void run(Trainer& trainer, int64_t epochs_done, int64_t iteration, int64_t per_epoch,
+  void run(Trainer& trainer, const GenerateOptions& how, int64_t epochs_done, int64_t iteration,
+           int64_t per_epoch,
            const std::string& metrics_path, TrainLog& log);
 
  private:

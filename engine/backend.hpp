@@ -101,6 +101,18 @@ struct AdamConfig {
   float lr = 2e-4f, beta1 = 0.5f, beta2 = 0.999f, eps = 1e-8f;
 };
 
+// Inverted dropout after a layer's activation (kernels/dropout_mask.h): element e of the
+// layer's [rows, out] output is kept (and multiplied by 1 / (1 - p)) or zeroed by the mask of
+// (seed, draw, layer, e), draw = (*counter) * k_mul + k_add read from backend memory when the
+// op runs (so a replayed graph draws a fresh mask).
+struct DropoutMask {
+  float p = 0.0f;                    // drop probability, in [0, 1)
+  uint64_t seed = 0;
+  const int64_t* counter = nullptr;  // backend memory (null: 0)
+  int64_t k_mul = 0, k_add = 0;
+  uint32_t layer = 0;
+};
+
 // One op's kernel variants, for `gan_cuda kernels` and `--kernel OP=VARIANT`.
 struct OpVariants {
   std::string op;
@@ -158,7 +170,8 @@ class Backend {
   // ---- layers ------------------------------------------------------------------
   // y = act(BN(x W^T + b)) for `rows` rows. Train mode with BatchNorm: batch statistics
   // (biased variance), saves z/mean/rstd, and updates running stats with momentum
-  // (unbiased variance; needs rows >= 2). Eval mode: running statistics.
+  // (unbiased variance; needs rows >= 2) unless rs is null (then they are not touched).
+  // Eval mode: running statistics.
   virtual void dense_forward(const DenseDesc& d, Mode mode, int rows, const float* x,
                              DenseParams p, BnStats rs, DenseSaved s, float* y) = 0;
   // Backward of a training-mode dense_forward. `dy` [rows, out] is consumed. Writes the
@@ -173,6 +186,31 @@ class Backend {
   // Stable forms: log D = -softplus(-l), log(1 - D) = -softplus(l).
   virtual void d_head(const DenseDesc& d, HeadMode mode, int n_real, int n_fake, const float* x,
                       DenseParams p, DenseGrads g, float* dx, StepMetrics* m) = 0;
+
+  // ---- training options (issue 9): dropout in D, one-sided label smoothing, G's EMA ----
+  // dense_forward in training mode of a layer without BatchNorm whose activation keeps its
+  // sign (None, ReLU, LeakyReLU), followed by inverted dropout of y with mask m.
+  virtual void dense_forward_dropout(const DenseDesc& d, int rows, const float* x,
+                                     DenseParams p, const DropoutMask& m, float* y) = 0;
+  // Backward of dense_forward_dropout with the same mask: dy = dy * mask / (1 - p) first
+  // (dropped elements get 0), then dense_backward (the activation's derivative is read from
+  // the dropped-out y, whose sign is that of the activation's output).
+  virtual void dense_backward_dropout(const DenseDesc& d, int rows, const float* x,
+                                      DenseParams p, const DropoutMask& m, const float* y,
+                                      float* dy, DenseGrads g, float* dx) = 0;
+  // d_head with the real rows' BCE target `real_label` (one-sided label smoothing) instead of
+  // 1 in DStep: the real rows' loss is L softplus(-l) + (1 - L) softplus(l), their dL/dl
+  // (sigmoid(l) - L) / n_real; d_loss is the smoothed loss, value stays V(D,G) (targets 1
+  // and 0). real_label = 1 computes exactly what d_head does; the G modes ignore it.
+  virtual void d_head_smoothed(const DenseDesc& d, HeadMode mode, int n_real, int n_fake,
+                               float real_label, const float* x, DenseParams p, DenseGrads g,
+                               float* dx, StepMetrics* m) = 0;
+  // Unless c->bad_now[Net::G] (the G update it follows was skipped): for i < n,
+  // ema[i] = decay ema[i] + (1 - decay) src[i] (float, two roundings and a sum: see
+  // kernels/cpu/ema_cpu.hpp); then the same for ema_stats[j], stats[j], j < n_stats.
+  virtual void ema_update(float* ema, const float* src, size_t n, float* ema_stats,
+                          const float* stats, size_t n_stats, float decay,
+                          const StepCounters* c) = 0;
 
   // ---- optimizer -----------------------------------------------------------------
   // Sets c->bad_now[net] to whether *loss or any of grads[0..n) is non-finite; on the

@@ -18,6 +18,7 @@ constexpr const char* kFormat = "gan_cuda-checkpoint";
 constexpr const char* kVersion = "1";
 const char* const kNetPrefix[2] = {"G.", "D."};
 const char* const kAdamPrefix[2] = {"adam.G.", "adam.D."};
+constexpr const char* kEmaPrefix = "G_ema.";
 
 void check_finite(const std::vector<float>& v, const char* what, const std::string& path) {
   for (float x : v)
@@ -64,6 +65,19 @@ void save_checkpoint(const std::string& path, const TrainConfig& config, const T
   const int64_t tracked = s.counters.iteration * (config.d_steps + 1);
   for (const std::string& bn : nets[0].bn_modules)
     w.add_i64_scalar(kNetPrefix[0] + bn + ".num_batches_tracked", tracked);
+  if (config.has_ema()) {
+    GAN_CHECK(s.ema_params.size() == nets[0].param_count &&
+                  s.ema_stats.size() == nets[0].stat_count,
+              "the training state lacks the weight average its configuration asks for");
+    check_finite(s.ema_params, "the generator's weight average", path);
+    check_finite(s.ema_stats, "the weight average's BatchNorm statistics", path);
+    for (const TensorEntry& e : nets[0].params)
+      w.add_f32(kEmaPrefix + e.name, e.shape, s.ema_params.data() + e.offset);
+    for (const TensorEntry& e : nets[0].buffers)
+      w.add_f32(kEmaPrefix + e.name, e.shape, s.ema_stats.data() + e.offset);
+    for (const std::string& bn : nets[0].bn_modules)
+      w.add_i64_scalar(kEmaPrefix + bn + ".num_batches_tracked", tracked);
+  }
   if (!weights_only) {
     for (int q = 0; q < 2; ++q) {
       check_finite(s.adam_m[q], "an Adam moment", path);
@@ -111,6 +125,14 @@ Checkpoint load_checkpoint(const std::string& path) {
   for (int q = 0; q < 2; ++q)
     for (const TensorEntry& e : nets[q].params) require(kNetPrefix[q] + e.name, e.shape);
   for (const TensorEntry& e : nets[0].buffers) require(kNetPrefix[0] + e.name, e.shape);
+  if (ck.config.has_ema()) {
+    for (const TensorEntry& e : nets[0].params)
+      if (!f.has(kEmaPrefix + e.name))
+        GAN_INPUT_FAIL(path << ": its configuration has --g-ema " << ck.config.g_ema
+                            << " but the file lacks " << kEmaPrefix << e.name);
+    for (const TensorEntry& e : nets[0].params) require(kEmaPrefix + e.name, e.shape);
+    for (const TensorEntry& e : nets[0].buffers) require(kEmaPrefix + e.name, e.shape);
+  }
   TrainState& s = ck.state;
   for (int q = 0; q < 2; ++q) {
     s.params[q].assign(nets[q].param_count, 0.0f);
@@ -132,6 +154,18 @@ Checkpoint load_checkpoint(const std::string& path) {
     const auto v = f.f32(kNetPrefix[0] + e.name, e.shape);
     std::copy(v.begin(), v.end(), s.bn_stats.begin() + e.offset);
   }
+  if (ck.config.has_ema()) {
+    s.ema_params.assign(nets[0].param_count, 0.0f);
+    s.ema_stats.assign(nets[0].stat_count, 0.0f);
+    for (const TensorEntry& e : nets[0].params) {
+      const auto v = f.f32(kEmaPrefix + e.name, e.shape);
+      std::copy(v.begin(), v.end(), s.ema_params.begin() + e.offset);
+    }
+    for (const TensorEntry& e : nets[0].buffers) {
+      const auto v = f.f32(kEmaPrefix + e.name, e.shape);
+      std::copy(v.begin(), v.end(), s.ema_stats.begin() + e.offset);
+    }
+  }
   try {
     const nlohmann::json j = nlohmann::json::parse(f.meta("state"));
     s.epoch = state_int(j.at("epoch"), path);
@@ -152,6 +186,8 @@ Checkpoint load_checkpoint(const std::string& path) {
     for (const auto* v : {&s.params[q], &s.adam_m[q], &s.adam_v[q]})
       for (float x : *v)
         if (!std::isfinite(x)) GAN_INPUT_FAIL(path << ": holds non-finite values");
+  for (float x : s.ema_params)
+    if (!std::isfinite(x)) GAN_INPUT_FAIL(path << ": holds non-finite values");
   return ck;
 }
 

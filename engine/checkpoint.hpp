@@ -6,6 +6,9 @@
  *                               e.g. G.net.0.weight [128, 64]; G's BatchNorm buffers
  *                               G.net.1.running_mean / running_var and num_batches_tracked (I64 [])
  *   adam.G.exp_avg.<name>, adam.G.exp_avg_sq.<name>, adam.G.step (I64 []), same for D
+ *   G_ema.<name>                with --g-ema: G's weight average and its BatchNorm running
+ *                               statistics under G's names (weights-only files keep them too),
+ *                               so {k[6:]: v for k startswith "G_ema."} is a G state_dict
  * so `{k[2:]: v for k, v in load_file(f).items() if k.startswith("G.")}` is G's state_dict.
  * Metadata: format = "gan_cuda-checkpoint", version = "1", config = TrainConfig JSON,
  * state = JSON of the counters, epoch and data_count (the number of training images; all RNG

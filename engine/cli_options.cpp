@@ -39,6 +39,19 @@ void add_device_option(CLI::App* app, std::string* device) {
       ->check(CLI::IsMember({"auto", "cuda", "cpu"}));
 }
 
+void add_generator_options(CLI::App* app, GeneratorChoice* g) {
+  app->add_option("--weights", g->weights,
+                  "raw or ema (default: ema when the checkpoint has a weight average)")
+      ->check(CLI::IsMember({"raw", "ema"}));
+  app->add_option("--sample-bn", g->bn,
+                  "BatchNorm: eval (running stats) or train (batch stats of each chunk); "
+                  "default: the checkpoint's configuration")
+      ->check(CLI::IsMember({"eval", "train"}));
+  app->add_option("--sample-bn-batch", g->bn_batch,
+                  "rows per chunk with --sample-bn train (default: the checkpoint's)")
+      ->check(CLI::Range(2, 1 << 16));
+}
+
 }  // namespace
 
 CliCommand parse_cli(int argc, const char* const* argv, const std::string& default_data) {
@@ -51,6 +64,8 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
   // Training flags live on the top level (training is the default action) and on `train`.
   CLI::App* train = app.add_subcommand("train", "train (the default when no command is given)");
   std::string g_loss = "non-saturating", nan_policy = "abort", profile_steps;
+  std::string sample_bn = "eval";
+  float lr = c.adam_g.lr, lr_g = lr, lr_d = lr, beta1 = c.adam_g.beta1, beta2 = c.adam_g.beta2;
   std::vector<std::string> kernel_choices;
   std::vector<int> g_widths = c.spec.g_widths, d_widths = c.spec.d_widths;
   auto add_train_flags = [&](CLI::App* a) {
@@ -61,9 +76,25 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
     a->add_option("--z-dim", c.spec.z_dim, "noise dimension");
     a->add_option("--g-widths", g_widths, "generator hidden widths")->delimiter(',');
     a->add_option("--d-widths", d_widths, "discriminator hidden widths")->delimiter(',');
-    a->add_option("--lr", c.adam.lr, "Adam learning rate");
-    a->add_option("--beta1", c.adam.beta1, "Adam beta1");
-    a->add_option("--beta2", c.adam.beta2, "Adam beta2");
+    a->add_option("--lr", lr, "Adam learning rate of both networks");
+    a->add_option("--lr-g", lr_g, "G's Adam learning rate (default: --lr)");
+    a->add_option("--lr-d", lr_d, "D's Adam learning rate (default: --lr)");
+    a->add_option("--beta1", beta1, "Adam beta1 (both networks)");
+    a->add_option("--beta2", beta2, "Adam beta2 (both networks)");
+    a->add_option("--bn-momentum", c.spec.bn_momentum, "momentum of G's BatchNorm running statistics");
+    a->add_option("--d-dropout", c.d_dropout,
+                  "dropout probability after each hidden LeakyReLU of D (0: none)");
+    a->add_option("--real-label", c.real_label,
+                  "BCE target of real images in D's loss (0.9: one-sided label smoothing)");
+    a->add_option("--g-ema", c.g_ema, "decay of a moving average of G's weights (0: none)");
+    a->add_option("--sample-bn", sample_bn,
+                  "BatchNorm of generated samples: eval (running stats) or train (batch stats)")
+        ->check(CLI::IsMember({"eval", "train"}));
+    a->add_option("--sample-bn-batch", c.sample_bn_batch,
+                  "rows per BatchNorm chunk with --sample-bn train (0: the batch size)");
+    a->add_option("--sample-weights", t.sample_weights,
+                  "weights of the sample grids and evaluations: ema (default when --g-ema) or raw")
+        ->check(CLI::IsMember({"raw", "ema"}));
     a->add_option("--g-loss", g_loss, "non-saturating or minimax");
     a->add_option("--d-steps", c.d_steps, "D updates per G update (k of Algorithm 1)");
     a->add_option("--seed", c.seed, "seed of every random stream");
@@ -98,6 +129,7 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
   sample->add_option("--out", cmd.sample.out, "FILE.png (grid), FILE.idx or FILE.idx.gz")
       ->required();
   sample->add_option("--seed", cmd.sample.seed, "noise seed");
+  add_generator_options(sample, &cmd.sample.generator);
   add_device_option(sample, &cmd.sample.device);
 
   CLI::App* kernels = app.add_subcommand("kernels", "list the kernel variants of each op");
@@ -160,6 +192,7 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
       eval->add_option("--samples", eo.samples, "generated images (with --images: the first N)")
           ->check(CLI::Range(4, 1000000));
   eval->add_option("--seed", eo.seed, "noise seed");
+  add_generator_options(eval, &eo.generator);
   add_device_option(eval, &eo.device);
 
   TrainClassifierOptions& co = cmd.train_classifier;
@@ -200,6 +233,10 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
     eo.samples_given = eval_samples->count() > 0;
     if (eo.checkpoint.empty() && eo.images.empty())
       GAN_INPUT_FAIL("eval needs --checkpoint FILE or --images FILE (see gan_cuda eval --help)");
+    if (!eo.images.empty() &&
+        (!eo.generator.weights.empty() || !eo.generator.bn.empty() || eo.generator.bn_batch))
+      GAN_INPUT_FAIL("--weights, --sample-bn and --sample-bn-batch choose how a checkpoint's "
+                     "generator samples; they do not apply to --images");
     cmd.kind = CliCommand::Kind::Eval;
     return cmd;
   }
@@ -216,10 +253,21 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
   c.spec.d_widths = d_widths;
   c.g_loss = parse_g_loss(g_loss);
   c.nan_policy = nan_policy == "skip" ? NanPolicy::Skip : NanPolicy::Abort;
+  c.sample_bn = parse_sample_bn(sample_bn);
+  {
+    const CLI::App* where = train->parsed() ? train : &app;
+    // --lr sets both networks; --lr-g / --lr-d win over it.
+    c.adam_g.lr = where->count("--lr-g") ? lr_g : lr;
+    c.adam_d.lr = where->count("--lr-d") ? lr_d : lr;
+    c.adam_g.beta1 = c.adam_d.beta1 = beta1;
+    c.adam_g.beta2 = c.adam_d.beta2 = beta2;
+  }
   for (const std::string& k : kernel_choices) t.kernels.push_back(parse_kernel_choice(k));
   if (!profile_steps.empty()) std::tie(t.profile_first, t.profile_last) = parse_step_range(profile_steps);
   for (const char* flag : {"--batch-size", "--z-dim", "--g-widths", "--d-widths", "--lr",
-                           "--beta1", "--beta2", "--g-loss", "--d-steps", "--seed", "--nan-policy"}) {
+                           "--lr-g", "--lr-d", "--beta1", "--beta2", "--g-loss", "--d-steps",
+                           "--seed", "--nan-policy", "--bn-momentum", "--d-dropout",
+                           "--real-label", "--g-ema", "--sample-bn", "--sample-bn-batch"}) {
     const CLI::App* where = train->parsed() ? train : &app;
     if (where->count(flag) > 0) t.explicit_flags.insert(flag);
   }

@@ -24,6 +24,13 @@
 
 namespace gan {
 
+// The generator options of `sample` and `eval`; empty / 0: the checkpoint's choice.
+struct GeneratorChoice {
+  std::string weights;  // "raw" | "ema"
+  std::string bn;       // "eval" | "train"
+  int bn_batch = 0;
+};
+
 struct TrainOptions {
   std::string data;
   int epochs = 50;
@@ -42,6 +49,7 @@ struct TrainOptions {
   int eval_every = 0;         // epochs between evaluations (0: none; apps/training_eval.hpp)
   int eval_samples = 10000;   // generated images per evaluation
   std::string classifier;     // the evaluation's classifier (empty: trained on the fly)
+  std::string sample_weights;  // grids and evaluations: "raw" | "ema" (empty: ema if any)
 };
 
 struct SampleOptions {
@@ -49,6 +57,7 @@ struct SampleOptions {
   std::string out;
   int n = 64;
   uint64_t seed = 0;
+  GeneratorChoice generator;
   std::string device = "auto";
 };
 
@@ -95,6 +104,7 @@ struct EvalOptions {
   int samples = 10000;
   bool samples_given = false;  // --samples on the command line (with --images: else every image)
   uint64_t seed = 0;       // noise stream Eval:seed
+  GeneratorChoice generator;
   std::string device = "auto";
 };
 

@@ -2,7 +2,8 @@
  * counting_backend.hpp — a Backend that passes every call to another one and counts the ops.
  *
  * The ops are the compute calls of engine/backend.hpp: shuffle, gather_batch, noise,
- * dense_forward, dense_backward, d_head, check_finite, adam, end_iteration, and those of
+ * dense_forward, dense_backward, d_head, check_finite, adam, end_iteration, the training
+ * options' dense_forward_dropout, dense_backward_dropout, d_head_smoothed, ema_update, and those of
  * the evaluation: matmul, softmax_xent, gather_labels. Memory calls,
  * copies, graphs, timing and kernel selection are passed on without counting. The benchmarks
  * wrap the backend under test in one to report ops per training iteration on every backend
@@ -64,6 +65,28 @@ class CountingBackend : public Backend {
                       const float* y, float* dy, DenseGrads g, float* dx) override;
   void d_head(const DenseDesc& d, HeadMode mode, int n_real, int n_fake, const float* x,
               DenseParams p, DenseGrads g, float* dx, StepMetrics* m) override;
+  void dense_forward_dropout(const DenseDesc& d, int rows, const float* x, DenseParams p,
+                             const DropoutMask& m, float* y) override {
+    count("dense_forward_dropout");
+    in_.dense_forward_dropout(d, rows, x, p, m, y);
+  }
+  void dense_backward_dropout(const DenseDesc& d, int rows, const float* x, DenseParams p,
+                              const DropoutMask& m, const float* y, float* dy, DenseGrads g,
+                              float* dx) override {
+    count("dense_backward_dropout");
+    in_.dense_backward_dropout(d, rows, x, p, m, y, dy, g, dx);
+  }
+  void d_head_smoothed(const DenseDesc& d, HeadMode mode, int n_real, int n_fake,
+                       float real_label, const float* x, DenseParams p, DenseGrads g, float* dx,
+                       StepMetrics* m) override {
+    count("d_head_smoothed");
+    in_.d_head_smoothed(d, mode, n_real, n_fake, real_label, x, p, g, dx, m);
+  }
+  void ema_update(float* ema, const float* src, size_t n, float* ema_stats, const float* stats,
+                  size_t n_stats, float decay, const StepCounters* c) override {
+    count("ema_update");
+    in_.ema_update(ema, src, n, ema_stats, stats, n_stats, decay, c);
+  }
   void check_finite(const float* grads, size_t n, const float* loss, Net net,
                     StepCounters* c) override;
   void adam(float* params, const float* grads, float* m, float* v, size_t n,

@@ -41,7 +41,7 @@ void ModelSpec::validate() const {
     GAN_INPUT_FAIL("LeakyReLU slope must be in [0, 1), got " << leaky_slope);
   if (!(bn_eps > 0.0f) || !std::isfinite(bn_eps)) GAN_INPUT_FAIL("BatchNorm eps must be > 0");
   if (!(bn_momentum >= 0.0f && bn_momentum <= 1.0f))
-    GAN_INPUT_FAIL("BatchNorm momentum must be in [0, 1]");
+    GAN_INPUT_FAIL("--bn-momentum (BatchNorm momentum) must be in [0, 1], got " << bn_momentum);
 }
 
 bool ModelSpec::operator==(const ModelSpec& o) const {

@@ -23,6 +23,14 @@ GLoss parse_g_loss(const std::string& s) {
   GAN_INPUT_FAIL("--g-loss must be 'non-saturating' or 'minimax', got '" << s << "'");
 }
 
+const char* sample_bn_name(SampleBn b) { return b == SampleBn::Eval ? "eval" : "train"; }
+
+SampleBn parse_sample_bn(const std::string& s) {
+  if (s == "eval") return SampleBn::Eval;
+  if (s == "train") return SampleBn::Train;
+  GAN_INPUT_FAIL("--sample-bn must be 'eval' or 'train', got '" << s << "'");
+}
+
 // Largest batch: 2*batch rows of the widest layer stay far inside 32-bit indexing.
 constexpr int kMaxBatch = 1 << 16;
 
@@ -39,10 +47,23 @@ void TrainConfig::validate() const {
   auto positive = [](const char* flag, float v) {
     if (!(v > 0.0f) || !std::isfinite(v)) GAN_INPUT_FAIL(flag << " must be a positive number");
   };
-  positive("--lr", adam.lr);
-  positive("--eps", adam.eps);
-  if (!(adam.beta1 >= 0.0f && adam.beta1 < 1.0f)) GAN_INPUT_FAIL("--beta1 must be in [0, 1)");
-  if (!(adam.beta2 >= 0.0f && adam.beta2 < 1.0f)) GAN_INPUT_FAIL("--beta2 must be in [0, 1)");
+  positive("--lr-g", adam_g.lr);
+  positive("--lr-d", adam_d.lr);
+  positive("--eps", adam_g.eps);
+  if (!(adam_g.beta1 >= 0.0f && adam_g.beta1 < 1.0f)) GAN_INPUT_FAIL("--beta1 must be in [0, 1)");
+  if (!(adam_g.beta2 >= 0.0f && adam_g.beta2 < 1.0f)) GAN_INPUT_FAIL("--beta2 must be in [0, 1)");
+  if (adam_g.beta1 != adam_d.beta1 || adam_g.beta2 != adam_d.beta2 || adam_g.eps != adam_d.eps)
+    GAN_INPUT_FAIL("G and D share Adam's betas and eps (--beta1, --beta2)");
+  if (!(d_dropout >= 0.0f && d_dropout <= 0.9f))
+    GAN_INPUT_FAIL("--d-dropout must be in [0, 0.9], got " << d_dropout);
+  if (!(real_label >= 0.5f && real_label <= 1.0f))
+    GAN_INPUT_FAIL("--real-label must be in [0.5, 1], got " << real_label);
+  if (!(g_ema >= 0.0f && g_ema < 1.0f))
+    GAN_INPUT_FAIL("--g-ema must be in [0, 1) (0: no average), got " << g_ema);
+  if (sample_bn_batch != 0 && (sample_bn_batch < 2 || sample_bn_batch > kMaxBatch))
+    GAN_INPUT_FAIL("--sample-bn-batch must be between 2 and " << kMaxBatch
+                                                              << " (0: the batch size), got "
+                                                              << sample_bn_batch);
 }
 
 std::string to_json(const TrainConfig& c) {
@@ -58,12 +79,24 @@ std::string to_json(const TrainConfig& c) {
   j["batch_size"] = c.batch_size;
   j["d_steps"] = c.d_steps;
   j["g_loss"] = g_loss_name(c.g_loss);
-  j["lr"] = c.adam.lr;
-  j["beta1"] = c.adam.beta1;
-  j["beta2"] = c.adam.beta2;
-  j["eps"] = c.adam.eps;
+  // Fields of the training options are written only where they differ from the behaviour
+  // of configurations that predate them, so such a configuration's JSON is unchanged.
+  if (c.adam_g.lr == c.adam_d.lr) {
+    j["lr"] = c.adam_g.lr;
+  } else {
+    j["lr_g"] = c.adam_g.lr;
+    j["lr_d"] = c.adam_d.lr;
+  }
+  j["beta1"] = c.adam_g.beta1;
+  j["beta2"] = c.adam_g.beta2;
+  j["eps"] = c.adam_g.eps;
   j["seed"] = c.seed;
   j["nan_policy"] = c.nan_policy == NanPolicy::Abort ? "abort" : "skip";
+  if (c.d_dropout != 0.0f) j["d_dropout"] = c.d_dropout;
+  if (c.real_label != 1.0f) j["real_label"] = c.real_label;
+  if (c.g_ema != 0.0f) j["g_ema"] = c.g_ema;
+  if (c.sample_bn != SampleBn::Eval) j["sample_bn"] = sample_bn_name(c.sample_bn);
+  if (c.sample_bn_batch != 0) j["sample_bn_batch"] = c.sample_bn_batch;
   return j.dump();
 }
 
@@ -127,14 +160,29 @@ TrainConfig train_config_from_json(const std::string& s) {
     c.batch_size = json_int<int>(j.at("batch_size"), "batch_size");
     c.d_steps = json_int<int>(j.at("d_steps"), "d_steps");
     c.g_loss = parse_g_loss(j.at("g_loss").get<std::string>());
-    c.adam.lr = json_float(j.at("lr"), "lr");
-    c.adam.beta1 = json_float(j.at("beta1"), "beta1");
-    c.adam.beta2 = json_float(j.at("beta2"), "beta2");
-    c.adam.eps = json_float(j.at("eps"), "eps");
+    // One "lr" for both networks, or "lr_g" and "lr_d".
+    const bool split_lr = j.contains("lr_g") || j.contains("lr_d");
+    if (split_lr && j.contains("lr"))
+      GAN_INPUT_FAIL("bad training configuration JSON: 'lr' together with 'lr_g'/'lr_d'");
+    c.adam_g.lr = split_lr ? json_float(j.at("lr_g"), "lr_g") : json_float(j.at("lr"), "lr");
+    c.adam_d.lr = split_lr ? json_float(j.at("lr_d"), "lr_d") : c.adam_g.lr;
+    c.adam_g.beta1 = c.adam_d.beta1 = json_float(j.at("beta1"), "beta1");
+    c.adam_g.beta2 = c.adam_d.beta2 = json_float(j.at("beta2"), "beta2");
+    c.adam_g.eps = c.adam_d.eps = json_float(j.at("eps"), "eps");
     c.seed = json_int<uint64_t>(j.at("seed"), "seed");
     const std::string np = j.value("nan_policy", std::string("abort"));
     if (np != "abort" && np != "skip") GAN_INPUT_FAIL("unknown nan_policy '" << np << "'");
     c.nan_policy = np == "abort" ? NanPolicy::Abort : NanPolicy::Skip;
+    if (j.contains("d_dropout")) c.d_dropout = json_float(j.at("d_dropout"), "d_dropout");
+    if (j.contains("real_label")) c.real_label = json_float(j.at("real_label"), "real_label");
+    if (j.contains("g_ema")) c.g_ema = json_float(j.at("g_ema"), "g_ema");
+    if (j.contains("sample_bn")) {
+      if (!j.at("sample_bn").is_string())
+        GAN_INPUT_FAIL("bad training configuration JSON: 'sample_bn' must be a string");
+      c.sample_bn = parse_sample_bn(j.at("sample_bn").get<std::string>());
+    }
+    if (j.contains("sample_bn_batch"))
+      c.sample_bn_batch = json_int<int>(j.at("sample_bn_batch"), "sample_bn_batch");
   } catch (const nlohmann::json::exception& e) {
     GAN_INPUT_FAIL("bad training configuration JSON: " << e.what());
   }

@@ -2,7 +2,12 @@
  * train_config.hpp — everything that defines a training run's arithmetic, and its JSON form.
  *
  * The JSON is stored in every checkpoint's metadata, so that `--resume` can refuse a
- * checkpoint of another model and `sample` can rebuild the generator.
+ * checkpoint of another model and `sample` can rebuild the generator. The fields of the
+ * training options (lr_g and lr_d instead of one lr, d_dropout, real_label, g_ema, sample_bn,
+ * sample_bn_batch) are written only when they differ from what configurations before them
+ * did, and are optional when read: an older checkpoint gets the behaviour it was trained with
+ * (one "lr" for both networks, no dropout, real label 1, no average, eval-mode samples), and
+ * a configuration that uses none of them has the JSON it always had.
  */
 #pragma once
 
@@ -16,20 +21,36 @@ namespace gan {
 
 enum class NanPolicy : uint8_t { Abort, Skip };
 
+// How generated samples (grids, `sample`, `eval`) treat G's BatchNorm (engine/trainer.hpp).
+enum class SampleBn : uint8_t {
+  Eval,   // running statistics (PyTorch's G.eval())
+  Train,  // batch statistics of each chunk of sample_bn_batch rows; running stats untouched
+};
+
 struct TrainConfig {
-  ModelSpec spec;
+  ModelSpec spec;  // spec.bn_momentum: G's BatchNorm momentum (--bn-momentum)
   int batch_size = 128;
   int d_steps = 1;  // D updates per G update (k of Algorithm 1)
   GLoss g_loss = GLoss::NonSaturating;
-  AdamConfig adam;  // the same hyper-parameters for G and D
+  AdamConfig adam_g, adam_d;  // per network; the command line shares betas and eps
   uint64_t seed = 0;
   NanPolicy nan_policy = NanPolicy::Abort;
+  float d_dropout = 0.0f;   // dropout probability after each hidden LeakyReLU of D (0: none)
+  float real_label = 1.0f;  // the real rows' BCE target in the D loss (< 1: label smoothing)
+  float g_ema = 0.0f;       // decay of the moving average of G's weights (0: none)
+  SampleBn sample_bn = SampleBn::Eval;
+  int sample_bn_batch = 0;  // rows per chunk with SampleBn::Train (0: batch_size)
 
+  const AdamConfig& adam(Net n) const { return n == Net::G ? adam_g : adam_d; }
+  bool has_ema() const { return g_ema > 0.0f; }
+  int sample_chunk() const { return sample_bn_batch > 0 ? sample_bn_batch : batch_size; }
   void validate() const;  // InputError naming the flag
 };
 
 const char* g_loss_name(GLoss l);
 GLoss parse_g_loss(const std::string& s);  // "non-saturating" | "minimax"
+const char* sample_bn_name(SampleBn b);
+SampleBn parse_sample_bn(const std::string& s);  // "eval" | "train"
 
 std::string to_json(const TrainConfig& c);                 // one line
 TrainConfig train_config_from_json(const std::string& s);  // InputError on bad JSON/fields

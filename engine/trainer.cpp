@@ -49,6 +49,10 @@ void check_fits(const Backend& be, const TrainConfig& cfg, const NetLayout& g,
     for (const DenseDesc& l : net->layers) buffer(static_cast<uint64_t>(l.out) * l.in, 0);
   }
   buffer(std::max<uint64_t>(g.stat_count, 1), 1);
+  if (cfg.has_ema()) {
+    buffer(g.param_count, 1);
+    buffer(std::max<uint64_t>(g.stat_count, 1), 1);
+  }
   buffer(B * static_cast<uint64_t>(cfg.spec.z_dim), 1);
   buffer(2 * B * dim, 1);
   for (size_t l = 0; l < g.layers.size(); ++l) {
@@ -90,6 +94,8 @@ struct Trainer::Buffers {
   float* m[2] = {};
   float* v[2] = {};
   float* bn_stats = nullptr;
+  float* ema = nullptr;        // G's averaged parameters (--g-ema), G's arena layout
+  float* ema_stats = nullptr;  // their BatchNorm running statistics
   DeviceState* state = nullptr;     // backend memory
   DeviceState* readback = nullptr;  // host memory fit for download_async
   uint8_t* images = nullptr;
@@ -126,6 +132,10 @@ Trainer::Trainer(Backend& backend, const TrainConfig& cfg, bool use_graph)
       b_->v[k] = alloc_floats(count);
     }
     b_->bn_stats = alloc_floats(std::max<size_t>(g_.stat_count, 1));
+    if (cfg_.has_ema()) {
+      b_->ema = alloc_floats(g_.param_count);
+      b_->ema_stats = alloc_floats(std::max<size_t>(g_.stat_count, 1));
+    }
     b_->state = static_cast<DeviceState*>(be_.alloc(sizeof(DeviceState)));
     owned_.push_back(b_->state);
     b_->readback = static_cast<DeviceState*>(be_.alloc_host(sizeof(DeviceState)));
@@ -219,6 +229,10 @@ void Trainer::init_weights() {
                   g_.layers[&o - g_.offsets.data()].out, 1.0f);
   s.counters = StepCounters{};
   s.epoch = 0;
+  if (cfg_.has_ema()) {  // the average starts at the initial weights
+    s.ema_params = s.params[0];
+    s.ema_stats = s.bn_stats;
+  }
   set_state(s);
 }
 
@@ -228,9 +242,9 @@ void Trainer::begin_epoch(int64_t epoch) {
   be_.shuffle(b_->perm, data_count_, cfg_.seed, static_cast<uint64_t>(epoch), &b_->state->counters);
 }
 
-DenseParams Trainer::layer_params(Net n, size_t l) const {
+DenseParams Trainer::layer_params(Net n, size_t l, const float* arena) const {
   const DenseOffsets& o = layout(n).offsets[l];
-  const float* P = b_->params[net_index(n)];
+  const float* P = arena ? arena : b_->params[net_index(n)];
   return DenseParams{P + o.W, P + o.b, o.gamma >= 0 ? P + o.gamma : nullptr,
                      o.beta >= 0 ? P + o.beta : nullptr};
 }
@@ -242,10 +256,11 @@ DenseGrads Trainer::layer_grads(Net n, size_t l) const {
                     o.beta >= 0 ? G + o.beta : nullptr};
 }
 
-BnStats Trainer::g_stats(size_t l) const {
+BnStats Trainer::g_stats(size_t l, float* arena) const {
   const DenseOffsets& o = g_.offsets[l];
   if (o.running_mean < 0) return BnStats{};
-  return BnStats{b_->bn_stats + o.running_mean, b_->bn_stats + o.running_var};
+  float* S = arena ? arena : b_->bn_stats;
+  return BnStats{S + o.running_mean, S + o.running_var};
 }
 
 void Trainer::g_forward(Mode mode, int rows, const float* z, float* const* outs) {
@@ -266,25 +281,39 @@ void Trainer::enqueue_iteration() {
   const size_t nd = d_.layers.size();
   auto d_params = [&](size_t l) { return layer_params(Net::D, l); };
   auto d_grads = [&](size_t l) { return layer_grads(Net::D, l); };
-  // D forward over `rows` rows starting at `in`; hidden outputs into d_out.
-  auto d_forward = [&](int rows, const float* in) {
+  // Dropout mask of D's hidden layer l in the pass of draw number iteration * (k+1) + j.
+  const bool dropout = cfg_.d_dropout > 0.0f;
+  auto mask = [&](size_t l, int j) {
+    return DropoutMask{cfg_.d_dropout, cfg_.seed, &c->iteration, k + 1, j,
+                       static_cast<uint32_t>(l)};
+  };
+  // D forward over `rows` rows starting at `in` (pass j); hidden outputs into d_out.
+  auto d_forward = [&](int rows, const float* in, int j) {
     const float* x = in;
     for (size_t l = 0; l + 1 < nd; ++l) {
-      be_.dense_forward(d_.layers[l], Mode::Train, rows, x, d_params(l), BnStats{}, DenseSaved{},
-                        b_->d_out[l]);
+      if (dropout)
+        be_.dense_forward_dropout(d_.layers[l], rows, x, d_params(l), mask(l, j), b_->d_out[l]);
+      else
+        be_.dense_forward(d_.layers[l], Mode::Train, rows, x, d_params(l), BnStats{},
+                          DenseSaved{}, b_->d_out[l]);
       x = b_->d_out[l];
     }
     return x;
   };
-  // D backward from dbuf[0] (gradient w.r.t. the head's input); returns the buffer that
-  // holds dL/d(input) when want_dx, else null.
-  auto d_backward = [&](int rows, const float* in, bool weights, bool want_dx) {
+  // D backward from dbuf[0] (gradient w.r.t. the head's input) of pass j; returns the buffer
+  // that holds dL/d(input) when want_dx, else null.
+  auto d_backward = [&](int rows, const float* in, int j, bool weights, bool want_dx) {
     int cur = 0;
     for (size_t l = nd - 1; l-- > 0;) {
       const float* x = l == 0 ? in : b_->d_out[l - 1];
       float* dx = (l > 0 || want_dx) ? b_->dbuf[1 - cur] : nullptr;
-      be_.dense_backward(d_.layers[l], rows, x, d_params(l), DenseSaved{}, b_->d_out[l],
-                         b_->dbuf[cur], weights ? d_grads(l) : DenseGrads{}, dx);
+      const DenseGrads g = weights ? d_grads(l) : DenseGrads{};
+      if (dropout)
+        be_.dense_backward_dropout(d_.layers[l], rows, x, d_params(l), mask(l, j), b_->d_out[l],
+                                   b_->dbuf[cur], g, dx);
+      else
+        be_.dense_backward(d_.layers[l], rows, x, d_params(l), DenseSaved{}, b_->d_out[l],
+                           b_->dbuf[cur], g, dx);
       cur = 1 - cur;
     }
     return want_dx ? b_->dbuf[cur] : nullptr;
@@ -295,23 +324,28 @@ void Trainer::enqueue_iteration() {
     be_.noise(b_->z, static_cast<size_t>(B) * zd, cfg_.seed, Stream::Noise, &c->iteration, k + 1, j);
     g_forward(Mode::Train, B, b_->z, b_->g_out.data());
     be_.gather_batch(b_->d_in, b_->images, dim, b_->perm, c, j, B);
-    const float* h = d_forward(2 * B, b_->d_in);
-    be_.d_head(d_.layers[nd - 1], HeadMode::DStep, B, B, h, d_params(nd - 1), d_grads(nd - 1),
-               b_->dbuf[0], met);
-    d_backward(2 * B, b_->d_in, true, false);
+    const float* h = d_forward(2 * B, b_->d_in, j);
+    if (cfg_.real_label == 1.0f)
+      be_.d_head(d_.layers[nd - 1], HeadMode::DStep, B, B, h, d_params(nd - 1), d_grads(nd - 1),
+                 b_->dbuf[0], met);
+    else
+      be_.d_head_smoothed(d_.layers[nd - 1], HeadMode::DStep, B, B, cfg_.real_label, h,
+                          d_params(nd - 1), d_grads(nd - 1), b_->dbuf[0], met);
+    d_backward(2 * B, b_->d_in, j, true, false);
     ScopedRange adam_range(be_, "Adam D");
     be_.check_finite(b_->grads[1], d_.param_count, &met->d_loss, Net::D, c);
-    be_.adam(b_->params[1], b_->grads[1], b_->m[1], b_->v[1], d_.param_count, cfg_.adam, Net::D, c);
+    be_.adam(b_->params[1], b_->grads[1], b_->m[1], b_->v[1], d_.param_count, cfg_.adam_d,
+             Net::D, c);
   }
   {
     ScopedRange range(be_, "G step");
     be_.noise(b_->z, static_cast<size_t>(B) * zd, cfg_.seed, Stream::Noise, &c->iteration, k + 1, k);
     g_forward(Mode::Train, B, b_->z, b_->g_out.data());
-    const float* h = d_forward(B, fake);
+    const float* h = d_forward(B, fake, k);
     const HeadMode hm = cfg_.g_loss == GLoss::NonSaturating ? HeadMode::GNonSaturating
                                                             : HeadMode::GMinimax;
     be_.d_head(d_.layers[nd - 1], hm, 0, B, h, d_params(nd - 1), DenseGrads{}, b_->dbuf[0], met);
-    float* dy = d_backward(B, fake, false, true);
+    float* dy = d_backward(B, fake, k, false, true);
     // G backward, from its output layer down.
     float* other = dy == b_->dbuf[0] ? b_->dbuf[1] : b_->dbuf[0];
     for (size_t l = g_.layers.size(); l-- > 0;) {
@@ -323,7 +357,11 @@ void Trainer::enqueue_iteration() {
     }
     ScopedRange adam_range(be_, "Adam G");
     be_.check_finite(b_->grads[0], g_.param_count, &met->g_loss, Net::G, c);
-    be_.adam(b_->params[0], b_->grads[0], b_->m[0], b_->v[0], g_.param_count, cfg_.adam, Net::G, c);
+    be_.adam(b_->params[0], b_->grads[0], b_->m[0], b_->v[0], g_.param_count, cfg_.adam_g,
+             Net::G, c);
+    if (cfg_.has_ema())
+      be_.ema_update(b_->ema, b_->params[0], g_.param_count, b_->ema_stats, b_->bn_stats,
+                     g_.stat_count, cfg_.g_ema, c);
   }
   be_.end_iteration(c, k);
 }
@@ -361,6 +399,12 @@ TrainState Trainer::state() const {
   }
   s.bn_stats.resize(g_.stat_count);
   be_.download(s.bn_stats.data(), b_->bn_stats, g_.stat_count * sizeof(float));
+  if (cfg_.has_ema()) {
+    s.ema_params.resize(g_.param_count);
+    s.ema_stats.resize(g_.stat_count);
+    be_.download(s.ema_params.data(), b_->ema, g_.param_count * sizeof(float));
+    be_.download(s.ema_stats.data(), b_->ema_stats, g_.stat_count * sizeof(float));
+  }
   be_.download(&s.counters, &b_->state->counters, sizeof(StepCounters));
   s.epoch = epoch_;
   s.data_count = data_count_;
@@ -380,6 +424,12 @@ void Trainer::set_state(const TrainState& s) {
   }
   GAN_CHECK(s.bn_stats.size() == g_.stat_count, "BatchNorm state of the wrong size");
   be_.upload(b_->bn_stats, s.bn_stats.data(), g_.stat_count * sizeof(float));
+  if (cfg_.has_ema()) {
+    GAN_CHECK(s.ema_params.size() == g_.param_count && s.ema_stats.size() == g_.stat_count,
+              "the state has no weight average of the right size (--g-ema)");
+    be_.upload(b_->ema, s.ema_params.data(), g_.param_count * sizeof(float));
+    be_.upload(b_->ema_stats, s.ema_stats.data(), g_.stat_count * sizeof(float));
+  }
   epoch_ = s.epoch;
   if (b_->images) {
     // The permutation is a function of (seed, epoch): rebuild it, then put the cursor back.
@@ -429,31 +479,72 @@ std::vector<float> Trainer::activation(Net n, int layer) const {
 }
 
 std::vector<float> Trainer::generate(int n, Stream purpose, uint64_t index) {
+  return generate(n, purpose, index, GenerateOptions{});
+}
+
+GenerateOptions Trainer::default_generate_options() const {
+  GenerateOptions o;
+  o.weights = cfg_.has_ema() ? SampleWeights::Ema : SampleWeights::Raw;
+  o.bn = cfg_.sample_bn;
+  o.bn_batch = cfg_.sample_chunk();
+  return o;
+}
+
+std::vector<float> Trainer::generate(int n, Stream purpose, uint64_t index,
+                                     const GenerateOptions& opt) {
   GAN_CHECK(n >= 0, "negative sample count");
+  const bool ema = opt.weights == SampleWeights::Ema;
+  if (ema && !cfg_.has_ema())
+    GAN_INPUT_FAIL("this generator has no weight average (it was trained without --g-ema); "
+                   "sample its raw weights instead");
+  const bool bn_train = opt.bn == SampleBn::Train;
+  if (bn_train && opt.bn_batch < 2)
+    GAN_INPUT_FAIL("sampling with BatchNorm in training mode needs chunks of at least 2 rows, "
+                   "got " << opt.bn_batch);
   const int dim = cfg_.spec.image_dim(), zd = cfg_.spec.z_dim;
   std::vector<float> out(static_cast<size_t>(n) * dim);
   if (n == 0) return out;
   ScopedRange range(be_, "sampling");
-  // Own buffers: eval-mode forward needs no saved state, and the training buffers stay intact.
-  const int chunk = std::min(n, 1024);
+  // Eval mode: chunks of up to 1024 rows (the result does not depend on them). Train mode:
+  // chunks of exactly bn_batch rows, the noise drawn for whole chunks (rows past n are
+  // computed and dropped), so sample i depends only on its chunk floor(i / bn_batch).
+  const int chunk = bn_train ? opt.bn_batch : std::min(n, 1024);
+  const int chunks = (n + chunk - 1) / chunk;
+  const size_t rows_drawn = bn_train ? static_cast<size_t>(chunks) * chunk : static_cast<size_t>(n);
+  const Mode mode = bn_train ? Mode::Train : Mode::Eval;
+  const float* P = ema ? b_->ema : b_->params[0];
+  float* S = ema ? b_->ema_stats : b_->bn_stats;
+  // Own buffers: the training buffers (and, in train mode, the running statistics) stay intact.
   std::vector<void*> tmp;
   auto alloc = [&](size_t count) {
     tmp.push_back(be_.alloc(count * sizeof(float)));
     return static_cast<float*>(tmp.back());
   };
   try {
-    float* z = alloc(static_cast<size_t>(n) * zd);
+    float* z = alloc(rows_drawn * zd);
     float* act[2] = {alloc(static_cast<size_t>(chunk) * g_.max_width()),
                      alloc(static_cast<size_t>(chunk) * g_.max_width())};
-    be_.noise(z, static_cast<size_t>(n) * zd, cfg_.seed, purpose, nullptr, 0,
-              static_cast<int64_t>(index));
+    std::vector<DenseSaved> saved(g_.layers.size());
+    if (bn_train)
+      for (size_t l = 0; l < g_.layers.size(); ++l)
+        if (g_.layers[l].batchnorm) {
+          const size_t w = static_cast<size_t>(g_.layers[l].out);
+          saved[l] = DenseSaved{alloc(static_cast<size_t>(chunk) * w), alloc(w), alloc(w)};
+        }
+    be_.noise(z, rows_drawn * zd, cfg_.seed, purpose, nullptr, 0, static_cast<int64_t>(index));
     for (int start = 0; start < n; start += chunk) {
-      const int rows = std::min(chunk, n - start);
-      std::vector<float*> outs(g_.layers.size());
-      for (size_t l = 0; l < outs.size(); ++l) outs[l] = act[l % 2];
-      g_forward(Mode::Eval, rows, z + static_cast<size_t>(start) * zd, outs.data());
-      be_.download(out.data() + static_cast<size_t>(start) * dim, outs.back(),
-                   static_cast<size_t>(rows) * dim * sizeof(float));
+      const int rows = bn_train ? chunk : std::min(chunk, n - start);
+      const float* x = z + static_cast<size_t>(start) * zd;
+      for (size_t l = 0; l < g_.layers.size(); ++l) {
+        // Train mode: batch statistics, running statistics untouched (null BnStats).
+        const BnStats rs = bn_train ? BnStats{} : g_stats(l, S);
+        be_.dense_forward(g_.layers[l], mode, rows, x, layer_params(Net::G, l, P), rs, saved[l],
+                          act[l % 2]);
+        x = act[l % 2];
+      }
+      const int keep = std::min(chunk, n - start);
+      be_.download(out.data() + static_cast<size_t>(start) * dim, x,
+                   static_cast<size_t>(keep) * dim * sizeof(float));
     }
   } catch (...) {
     for (void* p : tmp) be_.free(p);

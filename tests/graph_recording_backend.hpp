@@ -3,8 +3,8 @@
  * the tests), so that the trainer's capture logic can be tested without a GPU.
  *
  * Between begin_capture() and end_capture() the ops of a training iteration (noise,
- * gather_batch, dense_forward, dense_backward, d_head, check_finite, adam, end_iteration)
- * are recorded instead of run, like a CUDA stream capture, into a graph owned by the caller;
+ * gather_batch, dense_forward, dense_backward, d_head, their dropout and smoothed forms,
+ * ema_update, check_finite, adam, end_iteration) are recorded instead of run, like a CUDA stream capture, into a graph owned by the caller;
  * its replay() runs the recorded ops on the inner backend in order. abort_capture() drops
  * what was recorded. Everything else passes through (CountingBackend).
  * Faults for the error paths: fail_op = n makes the n-th op issued during a capture throw
@@ -75,6 +75,28 @@ class GraphRecordingBackend : public CountingBackend {
   void d_head(const DenseDesc& d, HeadMode mode, int n_real, int n_fake, const float* x,
               DenseParams p, DenseGrads g, float* dx, StepMetrics* m) override {
     issue("d_head", [=] { inner().d_head(d, mode, n_real, n_fake, x, p, g, dx, m); });
+  }
+  void dense_forward_dropout(const DenseDesc& d, int rows, const float* x, DenseParams p,
+                             const DropoutMask& m, float* y) override {
+    issue("dense_forward_dropout", [=] { inner().dense_forward_dropout(d, rows, x, p, m, y); });
+  }
+  void dense_backward_dropout(const DenseDesc& d, int rows, const float* x, DenseParams p,
+                              const DropoutMask& m, const float* y, float* dy, DenseGrads g,
+                              float* dx) override {
+    issue("dense_backward_dropout",
+          [=] { inner().dense_backward_dropout(d, rows, x, p, m, y, dy, g, dx); });
+  }
+  void d_head_smoothed(const DenseDesc& d, HeadMode mode, int n_real, int n_fake,
+                       float real_label, const float* x, DenseParams p, DenseGrads g, float* dx,
+                       StepMetrics* m) override {
+    issue("d_head_smoothed", [=] {
+      inner().d_head_smoothed(d, mode, n_real, n_fake, real_label, x, p, g, dx, m);
+    });
+  }
+  void ema_update(float* ema, const float* src, size_t n, float* ema_stats, const float* stats,
+                  size_t n_stats, float decay, const StepCounters* c) override {
+    issue("ema_update",
+          [=] { inner().ema_update(ema, src, n, ema_stats, stats, n_stats, decay, c); });
   }
   void check_finite(const float* grads, size_t n, const float* loss, Net net,
                     StepCounters* c) override {

@@ -1,7 +1,8 @@
 /*
  * test_app_e2e.cpp — the real gan_cuda binary on the first 10,000 bundled MNIST digits: a small model
  * trains, writes metrics, samples and a checkpoint that reloads; same seed gives the same
- * bytes; --epochs 1 then --resume to 2 equals --epochs 2; `sample` writes PNG and IDX.
+ * bytes; --epochs 1 then --resume to 2 equals --epochs 2; `sample` writes PNG and IDX; a
+ * non-finite loss stops a fresh run (tests/test_resume.cpp: one after resuming).
  */
 #include <doctest/doctest.h>
 
@@ -115,7 +116,7 @@ TEST_CASE("same seed and flags give a bit-identical run: --epochs 1 + --resume t
         load_checkpoint(tmp / "c/checkpoint.safetensors").state.params[0]);
 }
 
-TEST_CASE("a non-finite loss stops training, naming the step, and keeps the last checkpoint") {
+TEST_CASE("a non-finite loss stops a fresh run: exit 1, the step named, no checkpoint written") {
   TempDir tmp("nan");
   const std::string out = tmp / "run";
   REQUIRE(run_gan(train_args(out, 1)).status == 0);
@@ -130,8 +131,9 @@ TEST_CASE("a non-finite loss stops training, naming the step, and keeps the last
   CHECK(r.status == 1);
   CHECK(r.err.find("non-finite") != std::string::npos);
   CHECK(r.err.find("at step ") != std::string::npos);
+  CHECK(r.err.find("No checkpoint was written.") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(tmp / "fresh/checkpoint.safetensors"));
-  CHECK(good == read_file(out + "/checkpoint.safetensors"));
+  CHECK(good == read_file(out + "/checkpoint.safetensors"));  // the refused resume wrote nothing
   // with --nan-policy skip it finishes and counts the skipped updates
   const ProcessResult s = run_gan(train_args(tmp / "skip", 1, {"--lr", "1e30", "--nan-policy", "skip"}));
   CHECK(s.status == 0);

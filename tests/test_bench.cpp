@@ -314,7 +314,7 @@ KernelBenchSettings quick_settings() {
   return s;
 }
 
-TEST_CASE("kernel-bench checks every op of the CPU backend against the reference and times it") {
+TEST_CASE("kernel-bench runs every case of every op of the CPU backend, agreeing with itself, and times it") {
   auto be = make_cpu_backend();
   auto ref = make_cpu_backend();
   const auto results = bench_kernels(*be, *ref, small_config(), quick_settings());
@@ -360,6 +360,82 @@ class AlteredBackend : public CountingBackend {
     std::swap(perm[0], perm[n - 1]);
   }
 };
+
+// The CPU backend with one op's output off by 0.5 (an index flipped for integer outputs).
+class OneOpOff : public CountingBackend {
+ public:
+  OneOpOff(Backend& inner, std::string op) : CountingBackend(inner), op_(std::move(op)) {}
+  void dense_forward(const DenseDesc& d, Mode mode, int rows, const float* x, DenseParams p,
+                     BnStats rs, DenseSaved s, float* y) override {
+    CountingBackend::dense_forward(d, mode, rows, x, p, rs, s, y);
+    if (op_ == "dense_forward") y[rows * d.out - 1] += 0.5f;
+  }
+  void dense_backward(const DenseDesc& d, int rows, const float* x, DenseParams p, DenseSaved s,
+                      const float* y, float* dy, DenseGrads g, float* dx) override {
+    CountingBackend::dense_backward(d, rows, x, p, s, y, dy, g, dx);
+    if (op_ != "dense_backward") return;
+    if (dx)
+      dx[0] += 0.5f;
+    else
+      g.db[d.out - 1] += 0.5f;
+  }
+  void d_head(const DenseDesc& d, HeadMode mode, int n_real, int n_fake, const float* x,
+              DenseParams p, DenseGrads g, float* dx, StepMetrics* m) override {
+    CountingBackend::d_head(d, mode, n_real, n_fake, x, p, g, dx, m);
+    if (op_ != "d_head") return;
+    if (dx)
+      dx[(n_real + n_fake) * d.in - 1] += 0.5f;
+    else
+      m->value += 0.5f;
+  }
+  void adam(float* params, const float* grads, float* m, float* v, size_t n,
+            const AdamConfig& cfg, Net net, StepCounters* c) override {
+    CountingBackend::adam(params, grads, m, v, n, cfg, net, c);
+    if (op_ == "adam") params[n / 2] += 0.5f;
+  }
+  void check_finite(const float* grads, size_t n, const float* loss, Net net,
+                    StepCounters* c) override {
+    CountingBackend::check_finite(grads, n, loss, net, c);
+    if (op_ == "check_finite") c->bad_now[static_cast<int>(net)] ^= 1;
+  }
+  void shuffle(int32_t* perm, int n, uint64_t seed, uint64_t epoch, StepCounters* c) override {
+    CountingBackend::shuffle(perm, n, seed, epoch, c);
+    if (op_ == "shuffle") std::swap(perm[n / 2], perm[n / 2 + 1]);
+  }
+  void gather_batch(float* out, const uint8_t* images, int dim, const int32_t* perm,
+                    const StepCounters* c, int slot, int rows) override {
+    CountingBackend::gather_batch(out, images, dim, perm, c, slot, rows);
+    if (op_ == "gather") out[rows * dim - 1] += 0.5f;
+  }
+  void noise(float* out, size_t n, uint64_t seed, Stream purpose, const int64_t* counter,
+             int64_t k_mul, int64_t k_add) override {
+    CountingBackend::noise(out, n, seed, purpose, counter, k_mul, k_add);
+    if (op_ == "noise") out[n - 1] += 0.5f;
+  }
+
+ private:
+  std::string op_;
+};
+
+TEST_CASE("kernel-bench's check fails every case of an op whose output is off") {
+  auto inner = make_cpu_backend();
+  auto ref = make_cpu_backend();
+  for (const char* op : {"dense_forward", "dense_backward", "d_head", "adam", "check_finite",
+                         "shuffle", "gather", "noise"}) {
+    CAPTURE(op);
+    OneOpOff off(*inner, op);
+    KernelBenchSettings s = quick_settings();
+    s.ops = {op};
+    const auto results = bench_kernels(off, *ref, small_config(), s);
+    CHECK_FALSE(results.empty());
+    for (const KernelCaseResult& r : results) {
+      CHECK_MESSAGE(!r.ok, r.op << " " << r.shape << " passed its check");
+      CHECK(r.op == op);
+      CHECK(r.check.find("differ") != std::string::npos);
+      CHECK(r.us.n == 0);  // not timed
+    }
+  }
+}
 
 TEST_CASE("kernel-bench reports the cases whose outputs disagree with the reference") {
   auto inner = make_cpu_backend();

@@ -64,9 +64,14 @@ void check_same_state(const TrainState& a, const TrainState& b) {
 TEST_CASE("checkpoint: the whole training state and config round-trip bit for bit") {
   TempDir tmp("ckpt");
   const TrainConfig c = tiny_config();
-  const TrainState s = trained_state(c);
+  TrainState s = trained_state(c);
   REQUIRE(s.counters.iteration == 3);
   REQUIRE(s.counters.batch_cursor == 6);
+  // counters a run with --nan-policy skip would have: distinct for G and D, none a default
+  s.counters.skipped[0] = 2;
+  s.counters.skipped[1] = 5;
+  s.counters.first_bad_iteration[0] = 1;
+  s.counters.first_bad_iteration[1] = 0;
   const std::string path = tmp / "a.safetensors";
   save_checkpoint(path, c, s);
   const Checkpoint ck = load_checkpoint(path);
@@ -121,12 +126,20 @@ TEST_CASE("checkpoint: non-finite state is never written and the old file stays"
   const std::string path = tmp / "a.safetensors";
   save_checkpoint(path, c, s);
   const auto before = read_file(path);
-  for (int which = 0; which < 3; ++which) {
+  // the message names the file and what holds the bad value
+  const char* what[] = {"the generator", "the discriminator", "a BatchNorm running statistic",
+                        "an Adam moment", "an Adam moment"};
+  for (int which = 0; which < 5; ++which) {
+    CAPTURE(which);
     TrainState bad = s;
-    if (which == 0) bad.params[1][5] = NAN;
-    if (which == 1) bad.bn_stats[2] = INFINITY;
-    if (which == 2) bad.adam_v[0][0] = -INFINITY;
-    CHECK_THROWS_WITH_AS(save_checkpoint(path, c, bad), doctest::Contains("non-finite"), Error);
+    if (which == 0) bad.params[0][3] = NAN;
+    if (which == 1) bad.params[1][5] = NAN;
+    if (which == 2) bad.bn_stats[2] = INFINITY;
+    if (which == 3) bad.adam_v[0][0] = -INFINITY;
+    if (which == 4) bad.adam_m[1][1] = NAN;
+    const std::string want = "refusing to write " + path + ": " + what[which] +
+                             " holds non-finite values";
+    CHECK_THROWS_WITH_AS(save_checkpoint(path, c, bad), doctest::Contains(want.c_str()), Error);
     CHECK(read_file(path) == before);
   }
 }
@@ -138,18 +151,23 @@ TEST_CASE("checkpoint: corrupt, foreign and mismatched files are refused naming 
   const std::string good = tmp / "good.safetensors";
   save_checkpoint(good, c, s);
   const auto bytes = read_file(good);
+  // load_checkpoint(path) throws an InputError naming the file and giving the reason `what`.
   auto refused = [&](const std::string& path, const std::string& what) {
+    REQUIRE_FALSE(what.empty());
     INFO(path, " ", what);
-    CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains(path.c_str()), InputError);
+    std::string message;
     try {
       load_checkpoint(path);
     } catch (const InputError& e) {
-      CHECK(std::string(e.what()).find(what) != std::string::npos);
+      message = e.what();
     }
+    CAPTURE(message);
+    CHECK(message.find(path) != std::string::npos);
+    CHECK(message.find(what) != std::string::npos);
   };
   write_file_atomic(tmp / "half.safetensors", bytes.data(), bytes.size() / 2);
-  refused(tmp / "half.safetensors", "");
-  refused(tmp / "missing.safetensors", "");
+  refused(tmp / "half.safetensors", "is beyond the buffer");
+  refused(tmp / "missing.safetensors", "cannot open");
 
   // The good file with `edit` applied to its tensors (true = tensor handled by edit).
   auto rewrite = [&](auto&& edit) {
@@ -194,7 +212,7 @@ TEST_CASE("checkpoint: corrupt, foreign and mismatched files are refused naming 
   other.spec.g_widths = {10, 15};
   w3.set_metadata("config", to_json(other));
   w3.write(tmp / "config.safetensors");
-  refused(tmp / "config.safetensors", "");
+  refused(tmp / "config.safetensors", "expected F32 [15, 10], found F32 [14, 10]");
 }
 
 }  // namespace

@@ -4,6 +4,9 @@
  */
 #include <doctest/doctest.h>
 
+#include <stdlib.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -112,15 +115,53 @@ TEST_CASE("--help prints usage and exits 0: kernels lists the ops") {
     CHECK(k.out.find(op) != std::string::npos);
 }
 
-TEST_CASE("--device auto says in one line that it runs on the CPU when there is no GPU") {
-  const ProcessResult k = run_gan({"kernels"});
-  REQUIRE(k.status == 0);
-  if (k.out.find("backend: cpu") != std::string::npos) {
-    CHECK(k.out.find("no CUDA device found: running on the CPU") != std::string::npos);
-    const ProcessResult c = run_gan({"kernels", "--device", "cuda"});
-    CHECK(c.status == 2);
-    CHECK(c.err.find("--device cuda") != std::string::npos);
+// Sets an environment variable (inherited by the children run_gan starts) for its lifetime.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    had_ = std::getenv(name) != nullptr;
+    ::setenv(name, value, 1);
   }
+  ~ScopedEnv() {
+    if (had_)
+      ::setenv(name_.c_str(), old_.c_str(), 1);
+    else
+      ::unsetenv(name_.c_str());
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_, old_;
+  bool had_ = false;
+};
+
+size_t count_of(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+TEST_CASE("--device auto says in one line that it runs on the CPU when no GPU is visible") {
+  // An empty CUDA_VISIBLE_DEVICES hides every GPU, so this holds on machines with one too.
+  const ScopedEnv hide("CUDA_VISIBLE_DEVICES", "");
+  const ProcessResult k = run_gan({"kernels"});
+  INFO(k.out, k.err);
+  REQUIRE(k.status == 0);
+  CHECK(k.out.find("backend: cpu\n") != std::string::npos);
+  CHECK(count_of(k.out, "no CUDA device found: running on the CPU reference backend\n") == 1);
+  CHECK(count_of(k.out + k.err, "CPU") == 1);  // said once, on one line
+  // --device cpu is a choice, not a fallback: nothing to say
+  const ProcessResult cpu = run_gan({"kernels", "--device", "cpu"});
+  CHECK(cpu.status == 0);
+  CHECK(cpu.out.find("backend: cpu\n") != std::string::npos);
+  CHECK(cpu.out.find("no CUDA device found") == std::string::npos);
+  // --device cuda without a GPU is bad input
+  const ProcessResult c = run_gan({"kernels", "--device", "cuda"});
+  CHECK(c.status == 2);
+  CHECK(c.err.find("gan_cuda: error: --device cuda: ") == 0);
+  CHECK(c.out.find("backend:") == std::string::npos);
 }
 
 TEST_CASE("parse_cli: defaults, subcommands and explicit flags") {
@@ -131,13 +172,14 @@ TEST_CASE("parse_cli: defaults, subcommands and explicit flags") {
   CHECK(a.train.epochs == 50);
   CHECK(a.train.config.batch_size == 128);
   CHECK(a.train.config.spec.z_dim == 64);
-  CHECK(a.train.config.adam.lr == doctest::Approx(2e-4));
-  CHECK(a.train.config.adam.beta1 == doctest::Approx(0.5));
+  CHECK(a.train.config.adam_g.lr == doctest::Approx(2e-4));
+  CHECK(a.train.config.adam_d.beta1 == doctest::Approx(0.5));
   CHECK(a.train.explicit_flags.empty());
   const char* argv2[] = {"gan_cuda", "train", "--lr", "0.001", "--kernel", "adam=fused",
                          "--profile-steps", "3:7", "--g-loss", "minimax"};
   const CliCommand b = parse_cli(10, argv2, "DATA");
-  CHECK(b.train.config.adam.lr == doctest::Approx(0.001));
+  CHECK(b.train.config.adam_g.lr == doctest::Approx(0.001));
+  CHECK(b.train.config.adam_d.lr == doctest::Approx(0.001));
   CHECK(b.train.explicit_flags.count("--lr") == 1);
   CHECK(b.train.kernels.size() == 1);
   CHECK(b.train.profile_first == 3);

@@ -73,8 +73,30 @@ TEST_CASE("eval end to end: training with --eval-every, train-classifier, eval, 
     CHECK(e["samples"] == 120);
     CHECK(std::isfinite(e["parzen"]["log_likelihood"].get<double>()));
     CHECK(e["parzen"]["validation_images"] == 640);  // min(1000, the training images)
-    CHECK(e["classes"]["covered"].get<int>() >= 1);
-    CHECK(e["precision"].get<double>() >= 0.0);
+    // the class histogram counts every sample once; covered and KL are computed from it
+    const std::vector<int64_t> hist = e["classes"]["histogram"].get<std::vector<int64_t>>();
+    REQUIRE(hist.size() == 10u);
+    int64_t total = 0;
+    int covered = 0;
+    double kl = 0.0;
+    for (int64_t h : hist) {
+      total += h;
+      covered += h > 0;
+      const double p = double(h) / 120.0;
+      if (h > 0) kl += p * std::log(p * 10.0);
+    }
+    CHECK(total == 120);
+    CHECK(e["classes"]["covered"].get<int>() == covered);
+    CHECK(e["classes"]["kl_to_uniform"].get<double>() == doctest::Approx(kl).epsilon(1e-6));
+    // precision and recall are fractions of the samples and test images; the Frechet
+    // distance is a squared distance between two Gaussians
+    for (const char* key : {"precision", "recall"}) {
+      CAPTURE(key);
+      CHECK(e[key].get<double>() >= 0.0);
+      CHECK(e[key].get<double>() <= 1.0);
+    }
+    CHECK(e["frechet_distance"].get<double>() > 0.0);
+    CHECK(std::isfinite(e["frechet_distance"].get<double>()));
   }
   CHECK(evals == 2);
   const std::string gif = text(run + "/samples/progress.gif");

@@ -196,7 +196,7 @@ void run_golden(const std::string& file) {
   CHECK(s.counters.adam_step[1] == 3 * k);
   CHECK(s.counters.skipped[0] == 0);
   CHECK(s.counters.skipped[1] == 0);
-  const Tol one_step{cfg.adam.lr, 0.0};
+  const Tol one_step{cfg.adam_g.lr, 0.0};
   compare_arena(f, "it3.param.G.", g.params, s.params[0], [&](const TensorEntry& e) {
     return feeds_batchnorm(g, e) ? one_step : kParams;
   });

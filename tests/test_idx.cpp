@@ -5,6 +5,9 @@
  */
 #include <doctest/doctest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -12,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -448,6 +452,71 @@ TEST_CASE("idx: gzip that inflates to more than the header implies is refused ea
   const long long reported = std::stoll(msg.substr(at));
   CHECK(reported > 24);
   CHECK(reported < (1 << 20));
+}
+
+// ---- memory ------------------------------------------------------------------------
+
+// Bytes of address space this process holds now (the first field of /proc/self/statm).
+size_t address_space_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0;
+  statm >> pages;
+  REQUIRE(pages > 0);
+  return pages * size_t(::sysconf(_SC_PAGESIZE));
+}
+
+// Parses `b` in a child process whose address space may grow by at most `extra` bytes past
+// this one's. The child's exit status: 0 when parsing failed with an InputError whose
+// message holds `want`, 1 for an InputError with another message, 3 when an allocation
+// failed (the limit was hit), 4 for another exception, 5 when parsing succeeded.
+int parse_in_limited_child(const Bytes& b, const std::string& want, size_t extra) {
+  const size_t limit = address_space_bytes() + extra;
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const rlimit lim{limit, limit};
+    if (::setrlimit(RLIMIT_AS, &lim) != 0) ::_exit(6);
+    int code = 5;
+    try {
+      gan::parse_idx(b.data(), b.size(), "lie.idx", 0);
+    } catch (const gan::InputError& e) {
+      code = has(e.what(), want) ? 0 : 1;
+    } catch (const std::bad_alloc&) {
+      code = 3;
+    } catch (...) {
+      code = 4;
+    }
+    ::_exit(code);
+  }
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0) {
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+TEST_CASE("idx: a header that claims 2 GiB costs no more memory than the data it really holds") {
+  constexpr size_t kLimit = size_t(256) << 20;  // the child may grow by 256 MiB, not 2 GiB
+  const uint32_t claim = 2147483647u;            // the largest payload a header may claim
+  // raw: 16 bytes where the header says 2 GiB; refused before anything is allocated for it
+  CHECK(parse_in_limited_child(make_idx(0x08, {claim}, iota_bytes(16)),
+                               "lie.idx: header says 2147483647 labels", kLimit) == 0);
+  // gzip, small: the buffer starts at 1 MiB, not at the header's 2 GiB
+  CHECK(parse_in_limited_child(gzip(make_idx(0x08, {claim}, iota_bytes(4096))),
+                               "but the payload has 4096 (", kLimit) == 0);
+  // gzip, 48 MiB of real data: the buffer doubles with the data (64 MiB, plus the 32 MiB it
+  // grew from), never to the header's 2 GiB
+  Bytes big = make_idx(0x08, {claim}, {});
+  big.resize(big.size() + (size_t(48) << 20), 7);
+  const Bytes packed = gzip(big, 1);
+  big.clear();
+  big.shrink_to_fit();
+  CHECK(parse_in_limited_child(packed, "but the payload has 50331648 (", kLimit) == 0);
+  // the limit does not get in the way of a file that really is 48 MiB ...
+  Bytes real = make_idx(0x08, {uint32_t(48) << 20}, {});
+  real.resize(real.size() + (size_t(48) << 20), 7);
+  CHECK(parse_in_limited_child(gzip(real, 1), "", kLimit) == 5);
+  // ... and under a 16 MiB limit the same file runs out of memory, which the child reports
+  CHECK(parse_in_limited_child(gzip(real, 1), "", size_t(16) << 20) == 3);
 }
 
 // ---- load_mnist --------------------------------------------------------------------

@@ -228,19 +228,25 @@ TEST_CASE("model spec: validate() names each out-of-range field") {
 
 TEST_CASE("model spec: equality compares every field, and act_name names every activation") {
   const ModelSpec a;
-  ModelSpec b;
-  CHECK(a == b);
-  b.g_widths.back() = 1023;
-  CHECK_FALSE(a == b);
-  b = a;
-  b.bn_momentum = 0.2f;
-  CHECK_FALSE(a == b);
-  b = a;
-  b.image_w = 27;
-  CHECK_FALSE(a == b);
-  b = a;
-  b.leaky_slope = 0.01f;
-  CHECK_FALSE(a == b);
+  CHECK(a == ModelSpec{});
+  // each of the eight fields on its own: a copy that differs in that field only is unequal
+  const std::pair<const char*, void (*)(ModelSpec&)> changes[] = {
+      {"z_dim", [](ModelSpec& s) { s.z_dim += 1; }},
+      {"g_widths", [](ModelSpec& s) { s.g_widths.back() -= 1; }},
+      {"d_widths", [](ModelSpec& s) { s.d_widths.front() -= 1; }},
+      {"image_h", [](ModelSpec& s) { s.image_h -= 1; }},
+      {"image_w", [](ModelSpec& s) { s.image_w -= 1; }},
+      {"leaky_slope", [](ModelSpec& s) { s.leaky_slope = 0.01f; }},
+      {"bn_eps", [](ModelSpec& s) { s.bn_eps = 1e-3f; }},
+      {"bn_momentum", [](ModelSpec& s) { s.bn_momentum = 0.2f; }},
+  };
+  for (const auto& [field, change] : changes) {
+    CAPTURE(field);
+    ModelSpec b = a;
+    change(b);
+    CHECK_FALSE(a == b);
+    CHECK_FALSE(b == a);
+  }
   CHECK(std::string(gan::act_name(Act::None)) == "none");
   CHECK(std::string(gan::act_name(Act::ReLU)) == "relu");
   CHECK(std::string(gan::act_name(Act::LeakyReLU)) == "leaky_relu");

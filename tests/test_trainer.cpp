@@ -1,11 +1,16 @@
 /*
  * test_trainer.cpp — the training iteration on the CPU backend: initialisation, counters,
- * determinism, state round trips that continue bit-exactly, sampling.
+ * determinism, per-epoch permutations, state round trips that continue bit-exactly (mid-epoch
+ * and in later epochs, with 1 and 2 D steps), sampling.
  */
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
+#include "engine/counting_backend.hpp"
 #include "engine/error.hpp"
 #include "engine/idx.hpp"
 #include "engine/trainer.hpp"
@@ -148,17 +153,115 @@ TEST_CASE("same seed, same bits: a saved state continues exactly like an uninter
   CHECK(same(t.state(), a));
 }
 
+// The CPU backend, recording every permutation it draws and the image indices of every real
+// batch it gathers.
+class RecordingBackend : public CountingBackend {
+ public:
+  using CountingBackend::CountingBackend;
+  std::vector<std::vector<int32_t>> perms;
+  std::vector<int32_t> taken;
+
+  void shuffle(int32_t* perm, int n, uint64_t seed, uint64_t epoch, StepCounters* c) override {
+    CountingBackend::shuffle(perm, n, seed, epoch, c);
+    perms.emplace_back(static_cast<size_t>(n));
+    inner().download(perms.back().data(), perm, sizeof(int32_t) * n);
+  }
+  void gather_batch(float* out, const uint8_t* images, int dim, const int32_t* perm,
+                    const StepCounters* c, int slot, int rows) override {
+    CountingBackend::gather_batch(out, images, dim, perm, c, slot, rows);
+    StepCounters now;
+    inner().download(&now, c, sizeof now);
+    std::vector<int32_t> idx(static_cast<size_t>(rows));
+    inner().download(idx.data(), perm + (now.batch_cursor + slot) * rows,
+                     sizeof(int32_t) * rows);
+    taken.insert(taken.end(), idx.begin(), idx.end());
+  }
+};
+
+// Indices 0..n-1 in the order of their keys philox_u32(seed, Shuffle:epoch, i), ties by index.
+std::vector<int32_t> expected_permutation(int n, uint64_t seed, uint64_t epoch) {
+  std::vector<std::pair<uint32_t, int32_t>> keyed;
+  for (int32_t i = 0; i < n; ++i)
+    keyed.emplace_back(philox_u32(seed, stream_id(Stream::Shuffle, epoch), uint64_t(i)), i);
+  std::sort(keyed.begin(), keyed.end());
+  std::vector<int32_t> perm;
+  for (const auto& [key, i] : keyed) perm.push_back(i);
+  return perm;
+}
+
 TEST_CASE("epochs draw different permutations and the cursor restarts") {
-  auto be = make_cpu_backend();
-  Trainer t(*be, small_config());
-  t.set_data(synthetic_data(32, 6, 5));
+  auto cpu = make_cpu_backend();
+  RecordingBackend be(*cpu);
+  const TrainConfig cfg = small_config();
+  const int n = 36;  // 4 iterations of 8 images per epoch, 4 images left over
+  Trainer t(be, cfg);
+  t.set_data(synthetic_data(n, 6, 5));
+  const int per_epoch = t.iterations_per_epoch();
+  REQUIRE(per_epoch == 4);
   t.init_weights();
-  t.begin_epoch(0);
-  for (int i = 0; i < t.iterations_per_epoch(); ++i) t.run_iteration();
-  CHECK(t.counters().batch_cursor == 4);
-  t.begin_epoch(1);
-  CHECK(t.counters().batch_cursor == 0);
-  CHECK(t.counters().iteration == 4);
+  be.perms.clear();
+  be.taken.clear();
+  for (int64_t e = 0; e < 3; ++e) {
+    CAPTURE(e);
+    t.begin_epoch(e);
+    CHECK(t.counters().batch_cursor == 0);
+    for (int i = 0; i < per_epoch; ++i) t.run_iteration();
+    CHECK(t.counters().batch_cursor == per_epoch);
+    CHECK(t.counters().iteration == (e + 1) * per_epoch);
+    CHECK(t.state().epoch == e);
+  }
+  // one permutation per epoch, the one the header specifies, each a different order
+  REQUIRE(be.perms.size() == 3u);
+  const size_t used = size_t(per_epoch) * cfg.batch_size;
+  REQUIRE(be.taken.size() == 3 * used);
+  for (int e = 0; e < 3; ++e) {
+    CAPTURE(e);
+    const std::vector<int32_t> want = expected_permutation(n, cfg.seed, uint64_t(e));
+    CHECK(be.perms[e] == want);
+    // the epoch's batches are its permutation's first per_epoch * B entries, in order
+    CHECK(std::equal(want.begin(), want.begin() + used, be.taken.begin() + e * used));
+  }
+  CHECK(be.perms[0] != be.perms[1]);
+  CHECK(be.perms[1] != be.perms[2]);
+  CHECK(be.perms[0] != be.perms[2]);
+}
+
+TEST_CASE("a state saved in a later epoch continues exactly, at its start or mid-epoch") {
+  auto be = make_cpu_backend();
+  const Dataset data = synthetic_data(40, 6, 5);
+  for (int k : {1, 2}) {
+    TrainConfig cfg = small_config();
+    cfg.d_steps = k;
+    // epochs 0..epoch-1 whole, then `iterations` iterations of `epoch`
+    auto run = [&](int64_t epoch, int iterations) {
+      Trainer t(*be, cfg);
+      t.set_data(data);
+      t.init_weights();
+      for (int64_t e = 0; e <= epoch; ++e) {
+        t.begin_epoch(e);
+        const int its = e < epoch ? t.iterations_per_epoch() : iterations;
+        for (int i = 0; i < its; ++i) t.run_iteration();
+      }
+      return t.state();
+    };
+    const int per_epoch = 40 / (8 * k);
+    const TrainState whole = run(2, 1);  // through epoch 1, into epoch 2
+    for (int at : {0, 1}) {
+      CAPTURE(k);
+      CAPTURE(at);
+      const TrainState saved = run(1, at);
+      REQUIRE(saved.epoch == 1);
+      REQUIRE(saved.counters.batch_cursor == at * k);
+      Trainer t(*be, cfg);
+      t.set_data(data);
+      t.set_state(saved);  // no begin_epoch: the state names its epoch and cursor
+      for (int i = at; i < per_epoch; ++i) t.run_iteration();
+      t.begin_epoch(2);
+      t.run_iteration();
+      CHECK(same(t.state(), whole));
+      CHECK(t.state().epoch == 2);
+    }
+  }
 }
 
 TEST_CASE("generate: eval-mode samples in [0,1], deterministic, running stats untouched") {

@@ -1,8 +1,9 @@
 /*
  * test_trainer_graphs.cpp — the trainer's graph capture and replay, on a CPU backend that
  * records "graphs" (tests/graph_recording_backend.hpp): a replayed run equals an eager run
- * bit for bit, a failed capture reports its first error and leaves no graph behind, and two
- * Trainers on one backend each replay their own iteration.
+ * bit for bit (with the training options too: an op the recorder missed would run at capture
+ * time instead of at replay), a failed capture reports its first error and leaves no graph
+ * behind, and two Trainers on one backend each replay their own iteration.
  */
 #include <doctest/doctest.h>
 
@@ -72,6 +73,35 @@ TEST_CASE("graphs: an iteration captured once and replayed equals eager iteratio
   CHECK(be.graphs_made == 1);
   CHECK(be.replays == 3);
   check_same(t.state(), eager_state(3, 3));
+}
+
+TEST_CASE("graphs: with dropout, label smoothing and the G average, replay equals eager too") {
+  auto options = [](uint64_t seed) {
+    TrainConfig c = tiny_config(seed);
+    c.d_dropout = 0.3f;
+    c.real_label = 0.9f;
+    c.g_ema = 0.99f;
+    c.d_steps = 2;
+    return c;
+  };
+  auto run = [&](Backend& be, bool graph) {
+    Trainer t(be, options(6), graph);
+    t.set_data(tiny_data());
+    t.init_weights();
+    t.begin_epoch(0);
+    for (int i = 0; i < 3; ++i) t.run_iteration();
+    return t.state();
+  };
+  auto cpu = make_cpu_backend();
+  GraphRecordingBackend be(*cpu);
+  const TrainState replayed = run(be, true);
+  CHECK(be.graphs_made == 1);
+  CHECK(be.replays == 3);
+  const TrainState eager = run(*cpu, false);
+  check_same(replayed, eager);
+  CHECK(!eager.ema_params.empty());
+  CHECK(replayed.ema_params == eager.ema_params);
+  CHECK(replayed.ema_stats == eager.ema_stats);
 }
 
 TEST_CASE("graphs: a failed capture reports the first error and leaves no graph behind") {

@@ -18,6 +18,8 @@
 #include "kernels/cpu/adam_cpu.hpp"
 #include "kernels/cpu/d_head_bce_cpu.hpp"
 #include "kernels/cpu/data_pipeline_cpu.hpp"
+#include "kernels/cpu/dropout_cpu.hpp"
+#include "kernels/cpu/ema_cpu.hpp"
 #include "kernels/cpu/gather_labels_cpu.hpp"
 #include "kernels/cpu/gemm_cpu.hpp"
 #include "kernels/cpu/linear_bn_act_cpu.hpp"
@@ -98,15 +100,38 @@ class CpuBackend final : public Backend {
               DenseParams p, DenseGrads g, float* dx, StepMetrics* m) override {
     GAN_CHECK(d.out == 1, "the D head has one output");
     const auto r = cpu::d_head<float>(d.in, mode, n_real, n_fake, x, p.W, p.b, g.dW, g.db, dx);
-    if (mode == HeadMode::DStep) {
-      m->d_loss = r.d_loss;
-      m->d_real = r.d_real;
-      m->d_fake = r.d_fake;
-      m->value = r.value;
-    } else {
-      m->g_loss = r.g_loss;
-      m->g_fake = r.g_fake;
-    }
+    store(mode, r, m);
+  }
+
+  void dense_forward_dropout(const DenseDesc& d, int rows, const float* x, DenseParams p,
+                             const DropoutMask& m, float* y) override {
+    check_dropout(d, m);
+    cpu::dense_forward<float>(d, Mode::Train, rows, x, ref(p, BnStats{}, DenseSaved{}), y);
+    cpu::dropout_forward<float>(size_t(rows) * d.out, draw(m), y);
+  }
+  void dense_backward_dropout(const DenseDesc& d, int rows, const float* x, DenseParams p,
+                              const DropoutMask& m, const float* y, float* dy, DenseGrads g,
+                              float* dx) override {
+    check_dropout(d, m);
+    cpu::dropout_backward<float>(size_t(rows) * d.out, draw(m), dy);
+    cpu::dense_backward<float>(d, rows, x, ref(p, BnStats{}, DenseSaved{}), y, dy,
+                               cpu::DenseGradRef<float>{g.dW, g.db, g.dgamma, g.dbeta}, dx);
+  }
+  void d_head_smoothed(const DenseDesc& d, HeadMode mode, int n_real, int n_fake,
+                       float real_label, const float* x, DenseParams p, DenseGrads g, float* dx,
+                       StepMetrics* m) override {
+    GAN_CHECK(d.out == 1, "the D head has one output");
+    GAN_CHECK(real_label > 0.0f && real_label <= 1.0f, "the real label must be in (0, 1]");
+    const auto r = cpu::d_head<float>(d.in, mode, n_real, n_fake, x, p.W, p.b, g.dW, g.db, dx,
+                                      static_cast<double>(real_label));
+    store(mode, r, m);
+  }
+  void ema_update(float* ema, const float* src, size_t n, float* ema_stats, const float* stats,
+                  size_t n_stats, float decay, const StepCounters* c) override {
+    if (c->bad_now[static_cast<int>(Net::G)]) return;
+    const float rest = 1.0f - decay;
+    cpu::ema_update(ema, src, n, decay, rest);
+    cpu::ema_update(ema_stats, stats, n_stats, decay, rest);
   }
 
   void check_finite(const float* grads, size_t n, const float* loss, Net net,
@@ -164,6 +189,26 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  static void store(HeadMode mode, const cpu::HeadResult<float>& r, StepMetrics* m) {
+    if (mode == HeadMode::DStep) {
+      m->d_loss = r.d_loss;
+      m->d_real = r.d_real;
+      m->d_fake = r.d_fake;
+      m->value = r.value;
+    } else {
+      m->g_loss = r.g_loss;
+      m->g_fake = r.g_fake;
+    }
+  }
+  static void check_dropout(const DenseDesc& d, const DropoutMask& m) {
+    GAN_CHECK(!d.batchnorm && d.act != Act::Sigmoid,
+              "dropout follows a layer without BatchNorm whose activation keeps its sign");
+    GAN_CHECK(m.p >= 0.0f && m.p < 1.0f, "the dropout probability must be in [0, 1)");
+  }
+  static cpu::DropoutDraw draw(const DropoutMask& m) {
+    return cpu::DropoutDraw{m.p, m.seed, (m.counter ? *m.counter : 0) * m.k_mul + m.k_add,
+                            m.layer};
+  }
   static cpu::DenseRef<float> ref(const DenseParams& p, const BnStats& rs, const DenseSaved& s) {
     cpu::DenseRef<float> r;
     r.W = p.W; r.b = p.b; r.gamma = p.gamma; r.beta = p.beta;

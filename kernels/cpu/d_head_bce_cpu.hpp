@@ -9,6 +9,10 @@
  *   GNonSaturating:  g_loss = mean softplus(-l)         dL/dl = (sigmoid(l) - 1) / n_fake
  *   GMinimax:        g_loss = -mean softplus(l)         dL/dl = -sigmoid(l) / n_fake
  * then dw = sum_rows dL/dl x, db = sum_rows dL/dl, dx = dL/dl w. Sums in double.
+ * One-sided label smoothing (real_label L, DStep only): the real rows' BCE target is L, so
+ *   d_loss = mean_real [L softplus(-l) + (1 - L) softplus(l)] + mean_fake softplus(l),
+ *   dL/dl = (sigmoid(l) - L) / n_real on real rows; value stays V(D,G) = -(mean_real
+ *   softplus(-l) + mean_fake softplus(l)). L = 1 takes the unsmoothed expressions exactly.
  */
 #pragma once
 
@@ -29,6 +33,6 @@ struct HeadResult {  // the scalars of StepMetrics, in T
 // dw, db, dx may be null. Returns the scalars; the caller stores the mode's fields.
 template <typename T>
 HeadResult<T> d_head(int in, HeadMode mode, int n_real, int n_fake, const T* x, const T* w,
-                     const T* b, T* dw, T* db, T* dx);
+                     const T* b, T* dw, T* db, T* dx, double real_label = 1.0);
 
 }  // namespace gan::cpu

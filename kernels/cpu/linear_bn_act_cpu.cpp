@@ -63,9 +63,11 @@ void dense_forward(const DenseDesc& d, Mode mode, int rows, const T* x, const De
       const double rstd = 1.0 / std::sqrt(var + d.bn_eps);
       p.mean[j] = T(mean);
       p.rstd[j] = T(rstd);
-      const double m = d.bn_momentum;
-      p.running_mean[j] = T((1.0 - m) * p.running_mean[j] + m * mean);
-      p.running_var[j] = T((1.0 - m) * p.running_var[j] + m * (sq / (rows - 1)));
+      if (p.running_mean) {  // null: batch statistics only (sampling in training mode)
+        const double m = d.bn_momentum;
+        p.running_mean[j] = T((1.0 - m) * p.running_mean[j] + m * mean);
+        p.running_var[j] = T((1.0 - m) * p.running_var[j] + m * (sq / (rows - 1)));
+      }
       shift = T(mean);
       scale = T(rstd);
     } else {

@@ -4,7 +4,8 @@
  * Layouts: x [rows, in], W [out, in] (nn.Linear), z and y [rows, out], all row-major.
  *   forward:   z = x W^T + b;  BN (train): mean, var = batch statistics of z (biased var),
  *              rstd = 1/sqrt(var + eps), h = gamma (z - mean) rstd + beta,
- *              running = (1 - momentum) running + momentum * stat (var unbiased);
+ *              running = (1 - momentum) running + momentum * stat (var unbiased; skipped
+              when running_mean is null);
  *              BN (eval): h = gamma (z - running_mean) / sqrt(running_var + eps) + beta;
  *              no BN: h = z;   y = act(h).
  *   backward:  g = dy * act'(y) (derivatives read from y), then BN backward

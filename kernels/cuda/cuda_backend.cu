@@ -10,7 +10,9 @@
  * (thread-local capture mode) into a CudaGraph owned by the caller, which holds the
  * temporaries it may reach; abort_capture ends a failed capture without throwing.
  * The kernels of each op come from the registry (kernel_registry.hpp), those of the
- * evaluation ops (matmul, softmax_xent, gather_labels) from eval_ops.hpp; NVTX ranges mark
+ * evaluation ops (matmul, softmax_xent, gather_labels) from eval_ops.hpp; the training
+ * options' ops (dropout, smoothed head, EMA) call their launchers in cuda_ops.hpp directly
+ * (the smoothed head follows the d_head variant selected in the registry); NVTX ranges mark
  * each op and the engine's range_push/pop. time_ms() times work with two events on the
  * stream; memory_budget() is the device's free memory.
  */
@@ -213,6 +215,33 @@ class CudaBackend final : public Backend {
               DenseParams p, DenseGrads g, float* dx, StepMetrics* m) override {
     NvtxRange r("d_head");
     registry_.d_head()(ctx_, d, mode, n_real, n_fake, x, p, g, dx, m);
+  }
+
+  // ---- training options ------------------------------------------------------------
+  void dense_forward_dropout(const DenseDesc& d, int rows, const float* x, DenseParams p,
+                             const DropoutMask& m, float* y) override {
+    NvtxRange r("dense_forward_dropout");
+    gpu::dense_forward_dropout_fused(ctx_, d, rows, x, p, m, y);
+  }
+  void dense_backward_dropout(const DenseDesc& d, int rows, const float* x, DenseParams p,
+                              const DropoutMask& m, const float* y, float* dy, DenseGrads g,
+                              float* dx) override {
+    NvtxRange r("dense_backward_dropout");
+    gpu::dense_backward_dropout_fused(ctx_, d, rows, x, p, m, y, dy, g, dx);
+  }
+  void d_head_smoothed(const DenseDesc& d, HeadMode mode, int n_real, int n_fake,
+                       float real_label, const float* x, DenseParams p, DenseGrads g, float* dx,
+                       StepMetrics* m) override {
+    NvtxRange r("d_head_smoothed");
+    if (registry_.selected("d_head") == "unfused")
+      gpu::d_head_smoothed_unfused(ctx_, d, mode, n_real, n_fake, real_label, x, p, g, dx, m);
+    else
+      gpu::d_head_smoothed_fused(ctx_, d, mode, n_real, n_fake, real_label, x, p, g, dx, m);
+  }
+  void ema_update(float* ema, const float* src, size_t n, float* ema_stats, const float* stats,
+                  size_t n_stats, float decay, const StepCounters* c) override {
+    NvtxRange r("ema_update");
+    gpu::ema_update_flat(ctx_, ema, src, n, ema_stats, stats, n_stats, decay, c);
   }
 
   // ---- optimizer -----------------------------------------------------------------

@@ -29,11 +29,30 @@ void dense_backward_unfused(CudaCtx& ctx, const DenseDesc& d, int rows, const fl
                             DenseParams p, DenseSaved s, const float* y, float* dy,
                             DenseGrads g, float* dx);
 
+// Dropout in D (fused elementwise passes; not in the registry: one variant each).
+void dense_forward_dropout_fused(CudaCtx& ctx, const DenseDesc& d, int rows, const float* x,
+                                 DenseParams p, const DropoutMask& m, float* y);
+void dense_backward_dropout_fused(CudaCtx& ctx, const DenseDesc& d, int rows, const float* x,
+                                  DenseParams p, const DropoutMask& m, const float* y,
+                                  float* dy, DenseGrads g, float* dx);
+
 // ---- d_head_bce.cu -------------------------------------------------------------------
 void d_head_fused(CudaCtx& ctx, const DenseDesc& d, HeadMode mode, int n_real, int n_fake,
                   const float* x, DenseParams p, DenseGrads g, float* dx, StepMetrics* m);
 void d_head_unfused(CudaCtx& ctx, const DenseDesc& d, HeadMode mode, int n_real, int n_fake,
                     const float* x, DenseParams p, DenseGrads g, float* dx, StepMetrics* m);
+
+// With the real rows' target real_label (the d_head variants above use 1).
+void d_head_smoothed_fused(CudaCtx& ctx, const DenseDesc& d, HeadMode mode, int n_real,
+                           int n_fake, float real_label, const float* x, DenseParams p,
+                           DenseGrads g, float* dx, StepMetrics* m);
+void d_head_smoothed_unfused(CudaCtx& ctx, const DenseDesc& d, HeadMode mode, int n_real,
+                             int n_fake, float real_label, const float* x, DenseParams p,
+                             DenseGrads g, float* dx, StepMetrics* m);
+
+// ---- ema.cu --------------------------------------------------------------------------
+void ema_update_flat(CudaCtx& ctx, float* ema, const float* src, size_t n, float* ema_stats,
+                     const float* stats, size_t n_stats, float decay, const StepCounters* c);
 
 // ---- adam.cu -------------------------------------------------------------------------
 void adam_flat(CudaCtx& ctx, float* params, const float* grads, float* m, float* v, size_t n,

@@ -10,6 +10,10 @@
  *   GNonSaturating:  g_loss = mean softplus(-l),  dL/dl = (sigmoid(l) - 1) / n_fake
  *   GMinimax:        g_loss = -mean softplus(l),  dL/dl = -sigmoid(l) / n_fake
  *   then dw = sum_rows dL/dl x, db = sum_rows dL/dl, dx = dL/dl w; g_fake = mean sigmoid(l).
+ * One-sided label smoothing (d_head_smoothed_*, DStep): the real rows' target is L, so their
+ * loss term is L softplus(-l) + (1 - L) softplus(l) (exactly softplus(-l) when L = 1) and
+ * dL/dl = (sigmoid(l) - L) / n_real; d_loss is the smoothed loss, value stays V(D,G). The
+ * unsmoothed d_head_fused/unfused are the same kernels with L = 1.
  * The metrics land in a StepMetrics in device memory: no host round trip. Per-row values
  * and all sums are in double (as the CPU reference), sums in a fixed order.
  *
@@ -41,29 +45,44 @@ constexpr int kEwThreads = 256;
 
 // ---- kernels: shared ----------------------------------------------------------------
 
-// The loss term, sigmoid and dL/dl of one row.
+// The loss term with targets 1/0 (sp), the real rows' loss term with target `label` (lt;
+// = sp on fake rows), sigmoid and dL/dl of one row.
 struct HeadRow {
-  double sp, d, dl;
+  double sp, lt, d, dl;
 };
 __device__ __forceinline__ HeadRow head_row(HeadMode mode, bool real, int n_real, int n_fake,
-                                            double l) {
+                                            double l, double label) {
   const double s = sigmoid_d(l);
-  if (real) return HeadRow{softplus_d(-l), s, (s - 1.0) / n_real};
-  switch (mode) {
-    case HeadMode::DStep: return HeadRow{softplus_d(l), s, s / n_fake};
-    case HeadMode::GNonSaturating: return HeadRow{softplus_d(-l), s, (s - 1.0) / n_fake};
-    case HeadMode::GMinimax: return HeadRow{softplus_d(l), s, -s / n_fake};
+  if (real) {
+    const double sp = softplus_d(-l);
+    const double lt = label == 1.0 ? sp : label * sp + (1.0 - label) * softplus_d(l);
+    return HeadRow{sp, lt, s, (s - label) / n_real};
   }
-  return HeadRow{0, s, 0};
+  switch (mode) {
+    case HeadMode::DStep: {
+      const double sp = softplus_d(l);
+      return HeadRow{sp, sp, s, s / n_fake};
+    }
+    case HeadMode::GNonSaturating: {
+      const double sp = softplus_d(-l);
+      return HeadRow{sp, sp, s, (s - 1.0) / n_fake};
+    }
+    case HeadMode::GMinimax: {
+      const double sp = softplus_d(l);
+      return HeadRow{sp, sp, s, -s / n_fake};
+    }
+  }
+  return HeadRow{0, 0, s, 0};
 }
 
-// Stores the mode's fields of StepMetrics from the sums over real and fake rows.
+// Stores the mode's fields of StepMetrics from the sums over real and fake rows (lt_real:
+// the real rows' smoothed loss terms).
 __device__ void write_metrics(HeadMode mode, int n_real, int n_fake, double sp_real,
-                              double sp_fake, double d_real, double d_fake, StepMetrics* m) {
+                              double lt_real, double sp_fake, double d_real, double d_fake,
+                              StepMetrics* m) {
   if (mode == HeadMode::DStep) {
-    const double loss = sp_real / n_real + sp_fake / n_fake;
-    m->d_loss = static_cast<float>(loss);
-    m->value = static_cast<float>(-loss);
+    m->d_loss = static_cast<float>(lt_real / n_real + sp_fake / n_fake);
+    m->value = static_cast<float>(-(sp_real / n_real + sp_fake / n_fake));
     m->d_real = static_cast<float>(d_real / n_real);
     m->d_fake = static_cast<float>(d_fake / n_fake);
   } else {
@@ -80,7 +99,7 @@ __global__ void __launch_bounds__(kHeadThreads)
                         const float* __restrict__ x, const float* __restrict__ w,
                         const float* __restrict__ b, float* __restrict__ dw,
                         float* __restrict__ db, float* __restrict__ dx,
-                        StepMetrics* __restrict__ m, double* dl_global) {
+                        StepMetrics* __restrict__ m, double* dl_global, double label) {
   extern __shared__ double dl_shared[];
   __shared__ double part[kHeadWarps][33];
   double* dl = dl_global ? dl_global : dl_shared;
@@ -89,17 +108,18 @@ __global__ void __launch_bounds__(kHeadThreads)
   const double bias = b[0];
 
   // 1. a warp per row: logit, loss term, sigmoid, dL/dl. Lane 0 keeps the warp's sums.
-  double sp_real = 0, sp_fake = 0, d_real = 0, d_fake = 0, sum_dl = 0;
+  double sp_real = 0, lt_real = 0, sp_fake = 0, d_real = 0, d_fake = 0, sum_dl = 0;
   for (int r = warp; r < rows; r += kHeadWarps) {
     const float* xr = x + static_cast<size_t>(r) * in;
     double t = 0;
     for (int k = lane; k < in; k += 32) t += static_cast<double>(xr[k]) * w[k];
     const double l = bias + warp_sum(t);
     const bool real = r < n_real;
-    const HeadRow h = head_row(mode, real, n_real, n_fake, l);
+    const HeadRow h = head_row(mode, real, n_real, n_fake, l, label);
     if (lane == 0) {
       dl[r] = h.dl;
       (real ? sp_real : sp_fake) += h.sp;
+      if (real) lt_real += h.lt;
       (real ? d_real : d_fake) += h.d;
       sum_dl += h.dl;
     }
@@ -110,15 +130,16 @@ __global__ void __launch_bounds__(kHeadThreads)
     part[warp][2] = d_real;
     part[warp][3] = d_fake;
     part[warp][4] = sum_dl;
+    part[warp][5] = lt_real;
   }
   __syncthreads();  // dl and part complete
 
   // 2. metrics and db: one thread, warps in order.
   if (threadIdx.x == 0) {
-    double t[5] = {0, 0, 0, 0, 0};
+    double t[6] = {0, 0, 0, 0, 0, 0};
     for (int k = 0; k < kHeadWarps; ++k)
-      for (int j = 0; j < 5; ++j) t[j] += part[k][j];
-    write_metrics(mode, n_real, n_fake, t[0], t[1], t[2], t[3], m);
+      for (int j = 0; j < 6; ++j) t[j] += part[k][j];
+    write_metrics(mode, n_real, n_fake, t[0], t[5], t[1], t[2], t[3], m);
     if (db) db[0] = static_cast<float>(t[4]);
   }
 
@@ -164,30 +185,34 @@ __global__ void head_logits_kernel(int rows, int in, const float* __restrict__ x
   l[r] = t;
 }
 
-__global__ void head_rows_kernel(int n_real, int n_fake, HeadMode mode,
+__global__ void head_rows_kernel(int n_real, int n_fake, HeadMode mode, double label,
                                  const double* __restrict__ l, double* __restrict__ dl,
-                                 double* __restrict__ sp, double* __restrict__ d) {
+                                 double* __restrict__ sp, double* __restrict__ lt,
+                                 double* __restrict__ d) {
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
   if (r >= n_real + n_fake) return;
-  const HeadRow h = head_row(mode, r < n_real, n_real, n_fake, l[r]);
+  const HeadRow h = head_row(mode, r < n_real, n_real, n_fake, l[r], label);
   dl[r] = h.dl;
   sp[r] = h.sp;
+  lt[r] = h.lt;
   d[r] = h.d;
 }
 
 __global__ void head_metrics_kernel(int n_real, int n_fake, HeadMode mode,
-                                    const double* __restrict__ sp, const double* __restrict__ d,
+                                    const double* __restrict__ sp,
+                                    const double* __restrict__ lt, const double* __restrict__ d,
                                     StepMetrics* __restrict__ m) {
-  double sp_real = 0, sp_fake = 0, d_real = 0, d_fake = 0;
+  double sp_real = 0, lt_real = 0, sp_fake = 0, d_real = 0, d_fake = 0;
   for (int r = 0; r < n_real; ++r) {
     sp_real += sp[r];
+    lt_real += lt[r];
     d_real += d[r];
   }
   for (int r = n_real; r < n_real + n_fake; ++r) {
     sp_fake += sp[r];
     d_fake += d[r];
   }
-  write_metrics(mode, n_real, n_fake, sp_real, sp_fake, d_real, d_fake, m);
+  write_metrics(mode, n_real, n_fake, sp_real, lt_real, sp_fake, d_real, d_fake, m);
 }
 
 __global__ void head_db_kernel(int rows, const double* __restrict__ dl, float* __restrict__ db) {
@@ -231,9 +256,11 @@ unsigned blocks_for(int n, int threads) {
 
 }  // namespace
 
-void d_head_fused(CudaCtx& ctx, const DenseDesc& d, HeadMode mode, int n_real, int n_fake,
-                  const float* x, DenseParams p, DenseGrads g, float* dx, StepMetrics* m) {
+void d_head_smoothed_fused(CudaCtx& ctx, const DenseDesc& d, HeadMode mode, int n_real,
+                           int n_fake, float real_label, const float* x, DenseParams p,
+                           DenseGrads g, float* dx, StepMetrics* m) {
   check_head_args(d, mode, n_real, n_fake, x, p, m);
+  GAN_CHECK(real_label > 0.0f && real_label <= 1.0f, "the real label must be in (0, 1]");
   const int rows = n_real + n_fake;
   double* dl_global = nullptr;
   size_t shared = 0;
@@ -243,25 +270,34 @@ void d_head_fused(CudaCtx& ctx, const DenseDesc& d, HeadMode mode, int n_real, i
     dl_global = ctx.scratch_as<double>(static_cast<size_t>(rows), "d_head");
   d_head_fused_kernel<<<1, kHeadThreads, shared, ctx.stream>>>(d.in, mode, n_real, n_fake, x,
                                                                p.W, p.b, g.dW, g.db, dx, m,
-                                                               dl_global);
+                                                               dl_global,
+                                                               static_cast<double>(real_label));
   LAUNCH_CHECK("d_head_fused_kernel");
 }
 
-void d_head_unfused(CudaCtx& ctx, const DenseDesc& d, HeadMode mode, int n_real, int n_fake,
-                    const float* x, DenseParams p, DenseGrads g, float* dx, StepMetrics* m) {
+void d_head_fused(CudaCtx& ctx, const DenseDesc& d, HeadMode mode, int n_real, int n_fake,
+                  const float* x, DenseParams p, DenseGrads g, float* dx, StepMetrics* m) {
+  d_head_smoothed_fused(ctx, d, mode, n_real, n_fake, 1.0f, x, p, g, dx, m);
+}
+
+void d_head_smoothed_unfused(CudaCtx& ctx, const DenseDesc& d, HeadMode mode, int n_real,
+                             int n_fake, float real_label, const float* x, DenseParams p,
+                             DenseGrads g, float* dx, StepMetrics* m) {
   check_head_args(d, mode, n_real, n_fake, x, p, m);
+  GAN_CHECK(real_label > 0.0f && real_label <= 1.0f, "the real label must be in (0, 1]");
   const int rows = n_real + n_fake;
-  double* l = ctx.scratch_as<double>(4 * static_cast<size_t>(rows), "d_head");
+  double* l = ctx.scratch_as<double>(5 * static_cast<size_t>(rows), "d_head");
   double* dl = l + rows;
   double* sp = dl + rows;
-  double* dv = sp + rows;
+  double* lt = sp + rows;
+  double* dv = lt + rows;
   const unsigned row_blocks = blocks_for(rows, kRowThreads);
   head_logits_kernel<<<row_blocks, kRowThreads, 0, ctx.stream>>>(rows, d.in, x, p.W, p.b, l);
   LAUNCH_CHECK("head_logits_kernel");
-  head_rows_kernel<<<row_blocks, kRowThreads, 0, ctx.stream>>>(n_real, n_fake, mode, l, dl, sp,
-                                                               dv);
+  head_rows_kernel<<<row_blocks, kRowThreads, 0, ctx.stream>>>(
+      n_real, n_fake, mode, static_cast<double>(real_label), l, dl, sp, lt, dv);
   LAUNCH_CHECK("head_rows_kernel");
-  head_metrics_kernel<<<1, 1, 0, ctx.stream>>>(n_real, n_fake, mode, sp, dv, m);
+  head_metrics_kernel<<<1, 1, 0, ctx.stream>>>(n_real, n_fake, mode, sp, lt, dv, m);
   LAUNCH_CHECK("head_metrics_kernel");
   if (g.db) {
     head_db_kernel<<<1, 1, 0, ctx.stream>>>(rows, dl, g.db);
@@ -278,6 +314,11 @@ void d_head_unfused(CudaCtx& ctx, const DenseDesc& d, HeadMode mode, int n_real,
                                                                                dx);
     LAUNCH_CHECK("head_dx_kernel");
   }
+}
+
+void d_head_unfused(CudaCtx& ctx, const DenseDesc& d, HeadMode mode, int n_real, int n_fake,
+                    const float* x, DenseParams p, DenseGrads g, float* dx, StepMetrics* m) {
+  d_head_smoothed_unfused(ctx, d, mode, n_real, n_fake, 1.0f, x, p, g, dx, m);
 }
 
 }  // namespace gan::gpu

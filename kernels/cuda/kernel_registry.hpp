@@ -10,6 +10,9 @@
  * The backend dispatches through it, `gan_cuda kernels` lists it, `--kernel OP=VARIANT`
  * selects in it, and the GPU tests and benchmarks iterate it, so a variant exists in one
  * place only. Plain C++ (no CUDA headers).
+ * The training options' ops (dense_forward_dropout, dense_backward_dropout, ema_update) have
+ * one kernel each and are called directly (cuda_ops.hpp); d_head_smoothed follows the
+ * d_head variant selected here.
  */
 #pragma once
 

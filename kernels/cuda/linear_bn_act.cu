@@ -22,6 +22,13 @@
  *   unfused  the baseline: one simple kernel per step (bias; column mean; column variance;
  *            statistics; normalise; activation), one thread per column for reductions.
  * Column sums accumulate in double, as the CPU reference does.
+ *
+ * Dropout (dense_forward_dropout / dense_backward_dropout, layers without BatchNorm): the
+ * fused elementwise pass of the forward applies the mask of kernels/dropout_mask.h after the
+ * activation (y = keep ? act(h) / (1 - p) : 0), and the fused backward pass multiplies dy by
+ * the recomputed mask and 1 / (1 - p) before the activation's derivative; the draw number is
+ * read from device memory in the kernel. Same roundings as the CPU reference
+ * (kernels/cpu/dropout_cpu.cpp), so both drop and scale the same elements to the same bits.
  */
 #include <cuda_runtime.h>
 
@@ -30,6 +37,7 @@
 #include "kernels/cuda/cuda_context.cuh"
 #include "kernels/cuda/cuda_ops.hpp"
 #include "kernels/cuda/device_math.cuh"
+#include "kernels/dropout_mask.h"
 
 namespace gan::gpu {
 namespace {
@@ -44,6 +52,23 @@ constexpr int kColThreads = 128;     // one-thread-per-column kernels (unfused)
        i += static_cast<size_t>(gridDim.x) * blockDim.x)
 
 // ---- kernels: shared ----------------------------------------------------------------
+
+// A DropoutMask as kernels take it: the factor rounded on the host, the draw read in-kernel.
+struct DropoutArgs {
+  float p = 0.0f, scale = 1.0f;
+  uint64_t seed = 0;
+  const int64_t* counter = nullptr;
+  int64_t k_mul = 0, k_add = 0;
+  uint32_t layer = 0;
+
+  __device__ uint64_t stream() const {
+    return dropout_stream((counter ? *counter : 0) * k_mul + k_add);
+  }
+  // v kept and scaled, or 0, for element e.
+  __device__ float apply(uint64_t s, size_t e, float v) const {
+    return dropout_keep(seed, s, layer, e, p) ? __fmul_rn(v, scale) : 0.0f;
+  }
+};
 
 // Sum of v over the row groups of each column of a column-tile block, in a fixed order.
 // Every thread of the column gets the total. All threads of the block must call it.
@@ -61,20 +86,32 @@ __device__ double column_block_sum(double v, double (*red)[kTileCols + 1]) {
   return total;
 }
 
-// dy = dy act'(y), elementwise.
+// dy = dy act'(y), elementwise; with kDrop, dy = mask(dy) act'(y).
+template <bool kDrop>
 __global__ void act_backward_kernel(size_t n, const float* __restrict__ y, Act act, float slope,
-                                    float* __restrict__ dy) {
-  GRID_STRIDE(i, n) dy[i] = __fmul_rn(dy[i], act_grad_from_output(act, y[i], slope));
+                                    DropoutArgs drop, float* __restrict__ dy) {
+  uint64_t s = 0;
+  if constexpr (kDrop) s = drop.stream();
+  GRID_STRIDE(i, n) {
+    float g = dy[i];
+    if constexpr (kDrop) g = drop.apply(s, i, g);
+    dy[i] = __fmul_rn(g, act_grad_from_output(act, y[i], slope));
+  }
 }
 
 // ---- kernels: fused -----------------------------------------------------------------
 
 // In place on y = x W^T: y = act(y + b), or with BatchNorm in eval mode
-// y = act(gamma (y + b - running_mean) / sqrt(running_var + eps) + beta).
+// y = act(gamma (y + b - running_mean) / sqrt(running_var + eps) + beta); with kDrop (no
+// BatchNorm) then y = mask(y).
+template <bool kDrop>
 __global__ void bias_act_kernel(size_t n, int out, const float* __restrict__ b,
                                 const float* __restrict__ gamma, const float* __restrict__ beta,
                                 const float* __restrict__ rmean, const float* __restrict__ rvar,
-                                float eps, Act act, float slope, float* __restrict__ y) {
+                                float eps, Act act, float slope, DropoutArgs drop,
+                                float* __restrict__ y) {
+  uint64_t s = 0;
+  if constexpr (kDrop) s = drop.stream();
   GRID_STRIDE(i, n) {
     const int c = static_cast<int>(i % out);
     float h = __fadd_rn(y[i], b[c]);
@@ -82,7 +119,11 @@ __global__ void bias_act_kernel(size_t n, int out, const float* __restrict__ b,
       const float scale = static_cast<float>(1.0 / sqrt(static_cast<double>(rvar[c]) + eps));
       h = bn_affine(h, rmean[c], scale, gamma[c], beta[c]);
     }
-    y[i] = act_forward(act, h, slope);
+    const float v = act_forward(act, h, slope);
+    if constexpr (kDrop)
+      y[i] = drop.apply(s, i, v);
+    else
+      y[i] = v;
   }
 }
 
@@ -182,18 +223,25 @@ __global__ void __launch_bounds__(kTileCols* kTileRowGroups)
   }
 }
 
-// Without BatchNorm: dy = dy act'(y) and db = column sums of it, one column tile per block.
+// Without BatchNorm: dy = dy act'(y) and db = column sums of it, one column tile per block;
+// with kDrop, dy = mask(dy) act'(y).
+template <bool kDrop>
 __global__ void __launch_bounds__(kTileCols* kTileRowGroups)
     act_backward_bias_kernel(int rows, int out, const float* __restrict__ y, Act act,
-                             float slope, float* __restrict__ dy, float* __restrict__ db) {
+                             float slope, DropoutArgs drop, float* __restrict__ dy,
+                             float* __restrict__ db) {
   __shared__ double red[kTileRowGroups][kTileCols + 1];
   const int c = blockIdx.x * kTileCols + threadIdx.x;
   const bool col = c < out;
+  uint64_t st = 0;
+  if constexpr (kDrop) st = drop.stream();
   double s = 0;
   if (col)
     for (int r = threadIdx.y; r < rows; r += kTileRowGroups) {
       const size_t i = static_cast<size_t>(r) * out + c;
-      const float g = __fmul_rn(dy[i], act_grad_from_output(act, y[i], slope));
+      float d = dy[i];
+      if constexpr (kDrop) d = drop.apply(st, i, d);
+      const float g = __fmul_rn(d, act_grad_from_output(act, y[i], slope));
       dy[i] = g;
       s += g;
     }
@@ -370,10 +418,10 @@ void dense_forward_fused(CudaCtx& ctx, const DenseDesc& d, Mode mode, int rows, 
   }
   gemm_xwt(ctx.blas, rows, d.in, d.out, x, p.W, y);
   const bool bn = d.batchnorm;
-  bias_act_kernel<<<ctx.grid_for(n, kEwThreads), kEwThreads, 0, ctx.stream>>>(
+  bias_act_kernel<false><<<ctx.grid_for(n, kEwThreads), kEwThreads, 0, ctx.stream>>>(
       n, d.out, p.b, bn ? p.gamma : nullptr, bn ? p.beta : nullptr,
       bn ? rs.running_mean : nullptr, bn ? rs.running_var : nullptr, d.bn_eps, d.act, d.slope,
-      y);
+      DropoutArgs{}, y);
   LAUNCH_CHECK("bias_act_kernel");
 }
 
@@ -425,12 +473,12 @@ void dense_backward_fused(CudaCtx& ctx, const DenseDesc& d, int rows, const floa
         g.db);
     LAUNCH_CHECK("bn_train_backward_kernel");
   } else if (g.db) {
-    act_backward_bias_kernel<<<column_tiles(d.out), block, 0, ctx.stream>>>(
-        rows, d.out, y, d.act, d.slope, dy, g.db);
+    act_backward_bias_kernel<false><<<column_tiles(d.out), block, 0, ctx.stream>>>(
+        rows, d.out, y, d.act, d.slope, DropoutArgs{}, dy, g.db);
     LAUNCH_CHECK("act_backward_bias_kernel");
   } else if (d.act != Act::None) {
-    act_backward_kernel<<<ctx.grid_for(n, kEwThreads), kEwThreads, 0, ctx.stream>>>(
-        n, y, d.act, d.slope, dy);
+    act_backward_kernel<false><<<ctx.grid_for(n, kEwThreads), kEwThreads, 0, ctx.stream>>>(
+        n, y, d.act, d.slope, DropoutArgs{}, dy);
     LAUNCH_CHECK("act_backward_kernel");
   }
   if (g.dW) gemm_dzt_x(ctx.blas, rows, d.in, d.out, dy, x, g.dW);
@@ -444,7 +492,8 @@ void dense_backward_unfused(CudaCtx& ctx, const DenseDesc& d, int rows, const fl
   if (rows == 0) return;
   const size_t n = static_cast<size_t>(rows) * d.out;
   const unsigned ew = ctx.grid_for(n, kEwThreads), cols = column_blocks(d.out);
-  act_backward_kernel<<<ew, kEwThreads, 0, ctx.stream>>>(n, y, d.act, d.slope, dy);
+  act_backward_kernel<false><<<ew, kEwThreads, 0, ctx.stream>>>(n, y, d.act, d.slope,
+                                                                DropoutArgs{}, dy);
   LAUNCH_CHECK("act_backward_kernel");
   if (d.batchnorm) {
     double* sums = ctx.scratch_as<double>(2 * static_cast<size_t>(d.out), "dense_backward");
@@ -458,6 +507,52 @@ void dense_backward_unfused(CudaCtx& ctx, const DenseDesc& d, int rows, const fl
   if (g.db) {
     bias_grad_kernel<<<cols, kColThreads, 0, ctx.stream>>>(rows, d.out, dy, g.db);
     LAUNCH_CHECK("bias_grad_kernel");
+  }
+  if (g.dW) gemm_dzt_x(ctx.blas, rows, d.in, d.out, dy, x, g.dW);
+  if (dx) gemm_dz_w(ctx.blas, rows, d.in, d.out, dy, p.W, dx);
+}
+
+// ---- dropout (D's hidden layers) ------------------------------------------------------
+
+namespace {
+
+DropoutArgs dropout_args(const DenseDesc& d, const DropoutMask& m) {
+  GAN_CHECK(!d.batchnorm && d.act != Act::Sigmoid,
+            "dropout follows a layer without BatchNorm whose activation keeps its sign");
+  GAN_CHECK(m.p >= 0.0f && m.p < 1.0f, "the dropout probability must be in [0, 1), got " << m.p);
+  return DropoutArgs{m.p, dropout_scale(m.p), m.seed, m.counter, m.k_mul, m.k_add, m.layer};
+}
+
+}  // namespace
+
+void dense_forward_dropout_fused(CudaCtx& ctx, const DenseDesc& d, int rows, const float* x,
+                                 DenseParams p, const DropoutMask& m, float* y) {
+  check_forward_args(d, Mode::Train, rows, x, p, BnStats{}, DenseSaved{}, y);
+  const DropoutArgs drop = dropout_args(d, m);
+  if (rows == 0) return;
+  const size_t n = static_cast<size_t>(rows) * d.out;
+  gemm_xwt(ctx.blas, rows, d.in, d.out, x, p.W, y);
+  bias_act_kernel<true><<<ctx.grid_for(n, kEwThreads), kEwThreads, 0, ctx.stream>>>(
+      n, d.out, p.b, nullptr, nullptr, nullptr, nullptr, d.bn_eps, d.act, d.slope, drop, y);
+  LAUNCH_CHECK("bias_act_kernel<dropout>");
+}
+
+void dense_backward_dropout_fused(CudaCtx& ctx, const DenseDesc& d, int rows, const float* x,
+                                  DenseParams p, const DropoutMask& m, const float* y,
+                                  float* dy, DenseGrads g, float* dx) {
+  check_backward_args(d, rows, x, p, DenseSaved{}, y, dy, g);
+  const DropoutArgs drop = dropout_args(d, m);
+  if (rows == 0) return;
+  const size_t n = static_cast<size_t>(rows) * d.out;
+  if (g.db) {
+    const dim3 block(kTileCols, kTileRowGroups);
+    act_backward_bias_kernel<true><<<column_tiles(d.out), block, 0, ctx.stream>>>(
+        rows, d.out, y, d.act, d.slope, drop, dy, g.db);
+    LAUNCH_CHECK("act_backward_bias_kernel<dropout>");
+  } else {
+    act_backward_kernel<true><<<ctx.grid_for(n, kEwThreads), kEwThreads, 0, ctx.stream>>>(
+        n, y, d.act, d.slope, drop, dy);
+    LAUNCH_CHECK("act_backward_kernel<dropout>");
   }
   if (g.dW) gemm_dzt_x(ctx.blas, rows, d.in, d.out, dy, x, g.dW);
   if (dx) gemm_dz_w(ctx.blas, rows, d.in, d.out, dy, p.W, dx);

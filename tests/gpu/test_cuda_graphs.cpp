@@ -101,7 +101,7 @@ TEST_CASE("cuda graphs: a graph replayed after the scratch grew computes what it
   auto be = make_cuda_backend(CudaOptions{});
   be->select_kernel("d_head", "unfused");  // its logits and row terms live in the scratch
   test::Rng rng(8);
-  const int rows = 3000, in = 24, big = 300000;  // big: 32 bytes a row, beyond 4 MiB
+  const int rows = 3000, in = 24, big = 300000;  // big: 40 bytes a row, beyond 4 MiB
   DenseDesc head = test::make_desc(in, 1, false, Act::None);
   Buf<float> x(*be, test::random_vector<float>(rng, size_t(rows) * in)),
       w(*be, test::random_vector<float>(rng, in)), b(*be, std::vector<float>{0.1f}),

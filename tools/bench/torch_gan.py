@@ -10,7 +10,8 @@ BCE(D(x), 1) + BCE(D(G(z)), 0) on logits, batch means) then one G step (non-satu
 training mode in both steps, so its BatchNorm running statistics move on every G forward.
 
 load_gan_checkpoint(path) reads a gan_cuda checkpoint (engine/checkpoint.hpp): the G./D.
-tensors as the two state_dicts (strict), and the adam.* tensors as torch.optim.Adam state.
+tensors as the two state_dicts (strict), the adam.* tensors as torch.optim.Adam state, and
+G's weight average (G_ema.*, present with --g-ema) as gan.G_ema.
 
 The benchmark peer (section "timing" below) runs the same iteration with the data resident
 on the device, in one of these modes:
@@ -44,6 +45,7 @@ Importing this file does no work.
 """
 
 import argparse
+import copy
 import gzip
 import json
 import os
@@ -109,12 +111,18 @@ def make_adam(module, lr=2e-4, betas=(0.5, 0.999), eps=1e-8, **kw):
     return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, eps=eps, **kw)
 
 
+def adam_kwargs(cfg, net):
+    """Adam options of network "G" or "D" from a config dict: its "lr_g"/"lr_d", or the one
+    "lr" that configurations with equal rates (and older ones) hold."""
+    lr = cfg["lr"] if "lr" in cfg else cfg["lr_g" if net == "G" else "lr_d"]
+    return dict(lr=lr, betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"])
+
+
 def make_optimizers(gan, cfg=None):
     """Adam for G and D with the config's hyper-parameters (the engine's defaults if None)."""
-    kw = {}
-    if cfg is not None:
-        kw = dict(lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"])
-    return make_adam(gan.G, **kw), make_adam(gan.D, **kw)
+    if cfg is None:
+        return make_adam(gan.G), make_adam(gan.D)
+    return make_adam(gan.G, **adam_kwargs(cfg, "G")), make_adam(gan.D, **adam_kwargs(cfg, "D"))
 
 
 # ---- one training step ---------------------------------------------------------------
@@ -210,7 +218,9 @@ def load_gan_checkpoint(path):
     """Loads a gan_cuda checkpoint. Returns (gan, opt_g, opt_d, config dict, metadata dict).
 
     Parameters and BatchNorm buffers load strictly; the optimizers hold the checkpoint's
-    Adam moments and step counts unless it is weights-only (then they are fresh)."""
+    Adam moments and step counts unless it is weights-only (then they are fresh). A checkpoint
+    of a run with --g-ema also holds G's weight average (G_ema.*, G's names): it is loaded,
+    strictly, into gan.G_ema (a copy of G's module); gan.G_ema is None otherwise."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -224,6 +234,11 @@ def load_gan_checkpoint(path):
     for prefix, module in (("G.", gan.G), ("D.", gan.D)):
         sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         module.load_state_dict(sd, strict=True)
+    gan.G_ema = None
+    ema = {k[len("G_ema."):]: v for k, v in tensors.items() if k.startswith("G_ema.")}
+    if ema:
+        gan.G_ema = copy.deepcopy(gan.G)
+        gan.G_ema.load_state_dict(ema, strict=True)
     opt_g, opt_d = make_optimizers(gan, cfg)
     _adam_state_into(opt_g, gan.G, tensors, "adam.G.")
     _adam_state_into(opt_d, gan.D, tensors, "adam.D.")
@@ -331,12 +346,11 @@ class PeerRunner:
             gan, cfg = GAN(), None
         self.gan = gan.to(device).train()
         self.z_dim = self.gan.G.z_dim
-        kw = {}
-        if cfg is not None:
-            kw = dict(lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"])
+        kw_g = adam_kwargs(cfg, "G") if cfg is not None else {}
+        kw_d = adam_kwargs(cfg, "D") if cfg is not None else {}
         fused = {"fused": True} if device.type == "cuda" and mode != "dataloader" else {}
-        self.opt_g = make_adam(self.gan.G, **kw, **fused)
-        self.opt_d = make_adam(self.gan.D, **kw, **fused)
+        self.opt_g = make_adam(self.gan.G, **kw_g, **fused)
+        self.opt_d = make_adam(self.gan.D, **kw_d, **fused)
         self.count = images_u8.shape[0]
         if self.count < batch:
             raise ValueError(f"--batch {batch} is larger than the {self.count} images")

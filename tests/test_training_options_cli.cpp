@@ -1,0 +1,150 @@
+/*
+ * test_training_options_cli.cpp — the command line of the training options of issue 9:
+ * --lr sets both networks and --lr-g / --lr-d win over it; every new flag's refusal; a run
+ * with every option writes a checkpoint whose average `sample` uses by default, whose raw
+ * weights and BatchNorm modes the flags select; --resume refuses a changed training option
+ * and accepts a changed sampling option.
+ */
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "engine/atomic_file.hpp"
+#include "engine/checkpoint.hpp"
+#include "engine/cli_options.hpp"
+#include "engine/error.hpp"
+#include "engine/idx.hpp"
+#include "engine/safetensors.hpp"
+#include "tests/process_runner.hpp"
+#include "tests/test_util.hpp"
+
+namespace {
+
+using namespace gan;
+using namespace gan::test;
+
+CliCommand parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "gan_cuda");
+  std::vector<const char*> argv;
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  return parse_cli(static_cast<int>(argv.size()), argv.data(), "DATA");
+}
+
+TEST_CASE("options CLI: --lr sets both networks, --lr-g and --lr-d win over it") {
+  const TrainConfig d = parse({}).train.config;
+  CHECK(d.adam_g.lr == 2e-4f);
+  CHECK(d.adam_d.lr == 2e-4f);
+  const TrainConfig a = parse({"--lr", "1e-3"}).train.config;
+  CHECK(a.adam_g.lr == 1e-3f);
+  CHECK(a.adam_d.lr == 1e-3f);
+  const TrainConfig b = parse({"--lr-d", "4e-4", "--lr", "1e-3"}).train.config;
+  CHECK(b.adam_g.lr == 1e-3f);
+  CHECK(b.adam_d.lr == 4e-4f);
+  const CliCommand c = parse({"train", "--lr-g", "5e-5", "--beta1", "0.9", "--beta2", "0.99"});
+  CHECK(c.train.config.adam_g.lr == 5e-5f);
+  CHECK(c.train.config.adam_d.lr == 2e-4f);
+  for (Net n : {Net::G, Net::D}) {
+    CHECK(c.train.config.adam(n).beta1 == 0.9f);
+    CHECK(c.train.config.adam(n).beta2 == 0.99f);
+  }
+  CHECK(c.train.explicit_flags.count("--lr-g") == 1);
+  const TrainConfig o = parse({"--bn-momentum", "0.01", "--d-dropout", "0.5", "--real-label",
+                               "0.9", "--g-ema", "0.999", "--sample-bn", "train",
+                               "--sample-bn-batch", "256"})
+                            .train.config;
+  CHECK(o.spec.bn_momentum == 0.01f);
+  CHECK(o.d_dropout == 0.5f);
+  CHECK(o.real_label == 0.9f);
+  CHECK(o.g_ema == 0.999f);
+  CHECK(o.sample_bn == SampleBn::Train);
+  CHECK(o.sample_bn_batch == 256);
+  const CliCommand s = parse({"sample", "--checkpoint", "c", "--out", "x.png", "--weights", "raw",
+                              "--sample-bn", "train", "--sample-bn-batch", "32"});
+  CHECK(s.sample.generator.weights == "raw");
+  CHECK(s.sample.generator.bn == "train");
+  CHECK(s.sample.generator.bn_batch == 32);
+  const CliCommand e = parse({"eval", "--checkpoint", "c", "--weights", "ema"});
+  CHECK(e.eval.generator.weights == "ema");
+  CHECK(e.eval.generator.bn.empty());
+  for (const std::vector<std::string>& bad :
+       std::vector<std::vector<std::string>>{{"--lr-g", "0"}, {"--lr-d", "-1"},
+                                             {"--bn-momentum", "1.5"}, {"--d-dropout", "0.95"},
+                                             {"--d-dropout", "-0.1"}, {"--real-label", "0.4"},
+                                             {"--real-label", "1.1"}, {"--g-ema", "1"},
+                                             {"--sample-bn", "batch"}, {"--sample-bn-batch", "1"},
+                                             {"--sample-weights", "avg"}}) {
+    CAPTURE(bad[0]);
+    CHECK_THROWS_WITH_AS(parse(bad), doctest::Contains(bad[0].c_str()), InputError);
+  }
+  CHECK_THROWS_AS(parse({"sample", "--checkpoint", "c", "--out", "x.png", "--weights", "mean"}),
+                  InputError);
+  CHECK_THROWS_WITH_AS(parse({"eval", "--images", "x.idx", "--sample-bn", "train"}),
+                       doctest::Contains("do not apply to --images"), InputError);
+}
+
+TEST_CASE("options CLI: a run with every option, sampled both ways, resumed") {
+  TempDir tmp("options_cli");
+  const Dataset data = random_dataset(320, 28, 28, 8);
+  std::filesystem::create_directories(tmp / "data");
+  write_idx(tmp / "data/train-images-idx3-ubyte", {320, 28, 28}, data.images.data());
+  write_idx(tmp / "data/train-labels-idx1-ubyte", {320}, data.labels.data());
+  const std::string out = tmp / "run", ck = out + "/checkpoint.safetensors";
+  const std::vector<std::string> options = {
+      "--data", tmp / "data", "--batch-size", "32", "--lr-g", "1e-3", "--lr-d", "3e-4",
+      "--bn-momentum", "0.2", "--d-dropout", "0.3", "--real-label", "0.9", "--g-ema", "0.9",
+      "--sample-bn", "train", "--sample-bn-batch", "16", "--out", out};
+  std::vector<std::string> args = small_model_flags(options);
+  args.insert(args.end(), {"--epochs", "1"});
+  const ProcessResult r = run_gan(args);
+  INFO(r.out, r.err);
+  REQUIRE(r.status == 0);
+  CHECK(std::filesystem::exists(out + "/samples/epoch_001.png"));
+  const Checkpoint c = load_checkpoint(ck);
+  CHECK(c.config.adam_g.lr == 1e-3f);
+  CHECK(c.config.adam_d.lr == 3e-4f);
+  CHECK(c.config.spec.bn_momentum == 0.2f);
+  CHECK(c.config.d_dropout == 0.3f);
+  CHECK(c.config.real_label == 0.9f);
+  CHECK(c.config.g_ema == 0.9f);
+  CHECK(c.config.sample_bn == SampleBn::Train);
+  CHECK(c.state.ema_params.size() == c.state.params[0].size());
+  CHECK(SafetensorsFile::read(ck).has("G_ema.net.1.running_mean"));
+
+  auto sample = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"sample", "--checkpoint", ck, "--n", "20", "--device", "cpu",
+                                  "--out", tmp / name};
+    a.insert(a.end(), extra.begin(), extra.end());
+    const ProcessResult s = run_gan(a);
+    INFO(s.err);
+    CHECK(s.status == 0);
+    return s.out;
+  };
+  CHECK(sample("d.idx", {}).find("weights ema, BatchNorm train (chunks of 16)") !=
+        std::string::npos);
+  CHECK(sample("r.idx", {"--weights", "raw", "--sample-bn", "eval"})
+            .find("weights raw, BatchNorm eval") != std::string::npos);
+  sample("e.idx", {"--weights", "ema"});
+  CHECK(read_file(tmp / "d.idx") == read_file(tmp / "e.idx"));
+  CHECK(read_file(tmp / "d.idx") != read_file(tmp / "r.idx"));
+
+  // --resume: a training option must not change; a sampling option may.
+  std::vector<std::string> again = small_model_flags(
+      {"--data", tmp / "data", "--batch-size", "32", "--out", out, "--resume", ck});
+  again.insert(again.end(), {"--epochs", "2"});
+  std::vector<std::string> changed = again;
+  changed.insert(changed.end(), {"--g-ema", "0.5"});
+  const ProcessResult refused = run_gan(changed);
+  CHECK(refused.status == 2);
+  CHECK(refused.err.find("--g-ema differs") != std::string::npos);
+  again.insert(again.end(), {"--sample-bn", "eval"});
+  const ProcessResult resumed = run_gan(again);
+  INFO(resumed.err);
+  CHECK(resumed.status == 0);
+  const Checkpoint c2 = load_checkpoint(ck);
+  CHECK(c2.state.epoch == 2);
+  CHECK(c2.config.sample_bn == SampleBn::Eval);
+  CHECK(c2.config.g_ema == 0.9f);
+}
+
+}  // namespace

@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""mutate.py — mutation testing of chosen source files against the CPU test suite.
+
+For each target file, universalmutator (PyPI; rule-based mutation of C and C++) generates
+mutants: one line changed by one rule (an operator swapped, a condition negated, a
+statement commented out, a constant changed, ...). A seeded sample of them is run:
+  1. the tree of one commit is exported once into a scratch directory (the working tree is
+     never touched) and configured with the cpu preset (the tests that judge these files
+     run on the CPU); the unmutated tree must build and pass each file's tests, which also times
+     them;
+  2. each sampled mutant is written into the scratch copy, checked for syntax with the
+     file's own compile command (a mutant that does not compile is "stillborn" and another
+     is drawn in its place), built incrementally (ccache helps) and judged by the file's
+     tests with a timeout: a failing or timed-out run kills it, a passing run means it
+     survived;
+  3. the original file is put back before the next mutant.
+The score of a file is killed / (killed + survived). The results (commit, sample, score per
+file, every surviving mutant as a diff line) replace the block between the markers in
+docs/testing.md and are kept as JSON in the scratch directory.
+
+Usage (tools/mutation/run.sh installs universalmutator and calls this):
+  mutate.py [--per-file N] [--files F ...] [--seed S] [--commit REV] [--scratch DIR]
+One mutant costs about 25 s on 2 busy cores (mostly relinking), so the default of 12 per
+file over the 13 targets is about an hour.
+"""
+import argparse
+import contextlib
+import datetime
+import io
+import json
+import os
+import random
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+from universalmutator import mutator
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+# Each target: the doctest source files (-sf patterns) whose tests judge its mutants.
+TARGETS = {
+    "kernels/cpu/adam_cpu.cpp": ["*test_ops_adam.cpp", "*test_golden.cpp"],
+    "kernels/cpu/d_head_bce_cpu.cpp": ["*test_ops_head.cpp", "*test_golden.cpp"],
+    "kernels/cpu/data_pipeline_cpu.cpp": ["*test_ops_data.cpp", "*test_trainer.cpp"],
+    "kernels/cpu/gemm_cpu.cpp": ["*test_ops_dense.cpp", "*test_eval_ops.cpp"],
+    "kernels/cpu/linear_bn_act_cpu.cpp": ["*test_ops_dense.cpp", "*test_golden.cpp"],
+    "kernels/cpu/softmax_xent_cpu.cpp": ["*test_classifier.cpp"],
+    "kernels/cpu/gather_labels_cpu.cpp": ["*test_classifier.cpp"],
+    "kernels/cpu/cpu_backend.cpp": ["*test_ops_*.cpp", "*test_trainer.cpp"],
+    "engine/trainer.cpp": ["*test_trainer.cpp", "*test_golden.cpp", "*test_checkpoint.cpp",
+                           "*test_faults.cpp", "*test_resume.cpp"],
+    "apps/train_command.cpp": ["*test_resume.cpp", "*test_app_e2e.cpp", "*test_cli.cpp",
+                               "*test_interrupt.cpp", "*test_faults.cpp"],
+    "engine/idx.cpp": ["*test_idx.cpp"],
+    "engine/safetensors.cpp": ["*test_safetensors.cpp", "*test_checkpoint.cpp"],
+    "engine/checkpoint.cpp": ["*test_checkpoint.cpp", "*test_resume.cpp", "*test_golden.cpp"],
+}
+
+RULES = ["universal.rules", "cpp.rules", "c_like.rules"]
+# Lines not worth mutating: comments, preprocessor lines, namespace and access lines, lone
+# braces. (universalmutator already skips block comments and string-only changes.)
+IGNORE = [r"^\s*//", r"^\s*#", r"^\s*namespace\b", r"^\s*}\s*(//.*)?$", r"^\s*{\s*$",
+          r"^\s*(public|private|protected):\s*$"]
+
+BEGIN = "<!-- mutation-results:begin -->"
+END = "<!-- mutation-results:end -->"
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def run(cmd, cwd=None, timeout=None, env=None):
+    """(exit status, seconds, output tail); status None on timeout."""
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(cmd, cwd=cwd, timeout=timeout, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, errors="replace")
+        return p.returncode, time.monotonic() - t0, p.stdout[-2000:]
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        return None, time.monotonic() - t0, out[-2000:]
+
+
+def generate(path):
+    """All mutants of a file: (line number, new line text)."""
+    with open(path) as f:
+        source = f.readlines()
+    with contextlib.redirect_stdout(io.StringIO()):
+        found = mutator.mutants_regexp(source, ruleFiles=RULES, ignorePatterns=IGNORE,
+                                       ignoreStringOnly=True)
+    return source, [(m[0], m[1]) for m in found]
+
+
+def export_tree(commit, tree):
+    if os.path.exists(tree):
+        shutil.rmtree(tree)
+    os.makedirs(tree)
+    archive = subprocess.run(["git", "-C", ROOT, "archive", commit], check=True,
+                             stdout=subprocess.PIPE).stdout
+    subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
+
+
+def configure(tree):
+    env = dict(os.environ, CMAKE_CXX_COMPILER_LAUNCHER="ccache", CCACHE_BASEDIR=tree)
+    rc, _, out = run(["cmake", "--preset", "cpu"], cwd=tree, env=env)
+    if rc != 0:
+        sys.exit("configure failed:\n" + out)
+    return env
+
+
+def compile_command(build, tree, rel):
+    with open(os.path.join(build, "compile_commands.json")) as f:
+        for entry in json.load(f):
+            if os.path.realpath(entry["file"]) == os.path.realpath(os.path.join(tree, rel)):
+                args = entry.get("arguments") or shlex.split(entry["command"])
+                # drop the launcher and the output, check syntax only
+                args = [a for a in args if a != "ccache"]
+                out = [a for i, a in enumerate(args) if a != "-o" and (i == 0 or args[i - 1] != "-o")]
+                return out + ["-fsyntax-only"], entry["directory"]
+    sys.exit(f"{rel} is not in compile_commands.json")
+
+
+def build_tests(build, env, timeout):
+    return run(["cmake", "--build", build, "--target", "gan_tests", "-j1"], env=env,
+               timeout=timeout)
+
+
+def test_command(build, patterns):
+    return [os.path.join(build, "gan_tests"), "-sf=" + ",".join(patterns), "--abort-after=1",
+            "--no-colors"]
+
+
+def diff_line(source, lineno, new):
+    return f"{lineno}: `{source[lineno - 1].strip()}` → `{new.strip()}`"
+
+
+def results_minutes(results):
+    return sum(r["seconds"] for r in results) / 60.0
+
+
+def write_report(results, commit, args):
+    doc = os.path.join(ROOT, "docs", "testing.md")
+    with open(doc) as f:
+        text = f.read()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"{doc} lacks the markers {BEGIN} / {END}")
+    lines = [BEGIN, "",
+             f"Measured on commit `{commit}` ({datetime.date.today().isoformat()}), "
+             f"{args.per_file} sampled mutants per file (seed {args.seed}), "
+             f"{results_minutes(results):.0f} minutes; "
+             "score = killed / (killed + survived).", "",
+             "| file | mutants generated | run | stillborn (redrawn) | killed | survived | score |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        run_n = r["killed"] + r["survived"]
+        score = f"{100.0 * r['killed'] / run_n:.0f}%" if run_n else "–"
+        lines.append(f"| {r['file']} | {r['generated']} | {run_n} | {r['stillborn']} | "
+                     f"{r['killed']} | {r['survived']} | {score} |")
+    lines += ["", "Surviving mutants (line: original → mutant):", ""]
+    any_survivor = False
+    for r in results:
+        for s in r["survivors"]:
+            lines.append(f"- {r['file']}:{s}")
+            any_survivor = True
+    if not any_survivor:
+        lines.append("- none")
+    lines += ["", END]
+    start, stop = text.index(BEGIN), text.index(END) + len(END)
+    with open(doc, "w") as f:
+        f.write(text[:start] + "\n".join(lines) + text[stop:])
+    log(f"wrote {doc}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--per-file", type=int, default=12, help="mutants run per file")
+    ap.add_argument("--files", nargs="*", default=sorted(TARGETS), help="files to mutate")
+    ap.add_argument("--seed", type=int, default=20141204)
+    ap.add_argument("--commit", default="HEAD", help="the commit to measure")
+    ap.add_argument("--scratch", default=os.path.join(ROOT, "build", "mutation"))
+    ap.add_argument("--build-timeout", type=int, default=900)
+    ap.add_argument("--no-report", action="store_true", help="leave docs/testing.md alone")
+    args = ap.parse_args()
+    for f in args.files:
+        if f not in TARGETS:
+            sys.exit(f"{f}: not a target; targets: {', '.join(sorted(TARGETS))}")
+
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", args.commit], check=True,
+                            stdout=subprocess.PIPE, text=True).stdout.strip()
+    tree = os.path.join(args.scratch, "tree")
+    build = os.path.join(tree, "build", "cpu")  # the cpu preset's
+    log(f"exporting {commit} into {tree}")
+    export_tree(commit, tree)
+    env = configure(tree)
+    rc, secs, out = build_tests(build, env, None)
+    if rc != 0:
+        sys.exit("the unmutated tree does not build:\n" + out)
+    log(f"built the unmutated tree in {secs:.0f} s")
+
+    results = []
+    rng = random.Random(args.seed)
+    for rel in args.files:
+        path = os.path.join(tree, rel)
+        cmd = test_command(build, TARGETS[rel])
+        rc, base, out = run(cmd, cwd=build)
+        if rc != 0:
+            sys.exit(f"{rel}: the tests fail without a mutant:\n{out}")
+        timeout = 3 * base + 30
+        source, mutants = generate(path)
+        syntax, syntax_dir = compile_command(build, tree, rel)
+        order = list(range(len(mutants)))
+        rng.shuffle(order)
+        r = {"file": rel, "generated": len(mutants), "stillborn": 0, "killed": 0,
+             "survived": 0, "timeouts": 0, "survivors": [], "tests": TARGETS[rel],
+             "baseline_s": round(base, 1)}
+        log(f"{rel}: {len(mutants)} mutants; tests take {base:.1f} s (timeout {timeout:.0f} s)")
+        original = "".join(source)
+        t_file = time.monotonic()
+        for i in order:
+            if r["killed"] + r["survived"] >= args.per_file:
+                break
+            lineno, new = mutants[i]
+            what = diff_line(source, lineno, new)
+            mutated = source[:lineno - 1] + [new] + source[lineno:]
+            try:
+                with open(path, "w") as f:
+                    f.write("".join(mutated))
+                ok, _, _ = run(syntax, cwd=syntax_dir, timeout=120)
+                if ok != 0:
+                    r["stillborn"] += 1
+                    continue
+                rc, _, out = build_tests(build, env, args.build_timeout)
+                if rc != 0:
+                    r["stillborn"] += 1
+                    continue
+                rc, secs, out = run(cmd, cwd=build, timeout=timeout)
+            finally:
+                with open(path, "w") as f:
+                    f.write(original)
+            if rc is None:
+                r["killed"] += 1
+                r["timeouts"] += 1
+                verdict = "killed (timeout)"
+            elif rc != 0:
+                r["killed"] += 1
+                verdict = "killed"
+            else:
+                r["survived"] += 1
+                r["survivors"].append(what)
+                verdict = "SURVIVED"
+            log(f"  {verdict:17s} {secs:6.1f} s  {what}")
+        r["seconds"] = round(time.monotonic() - t_file)
+        results.append(r)
+        with open(os.path.join(args.scratch, "results.json"), "w") as f:
+            json.dump({"commit": commit, "per_file": args.per_file, "seed": args.seed,
+                       "files": results}, f, indent=1)
+    # leave the scratch build matching the commit again
+    build_tests(build, env, args.build_timeout)
+    for r in results:
+        n = r["killed"] + r["survived"]
+        log(f"{r['file']}: {r['killed']}/{n} killed, {r['stillborn']} stillborn, "
+            f"{r['seconds'] / 60:.1f} min")
+    if not args.no_report:
+        write_report(results, commit, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""torch_train.py — the PyTorch peer of a gan_cuda training run, for side-by-side quality.
+
+Trains a gan_cuda recipe in PyTorch (the modules and steps of tools/bench/torch_gan.py) from
+the engine's own start and with the engine's own randomness, so that the two programs differ
+only in their arithmetic:
+  - initial weights: Trainer::init_weights reproduced through tools/philox.py
+    (tools/make_reference.py's engine_init, which the golden test holds to the engine);
+  - data order: epoch e's permutation sorts the images by philox_u32(seed, Shuffle:e, i);
+    an epoch has floor(N / (B k)) iterations, the last partial batch dropped;
+  - noise: D step j of iteration t draws stream Noise:t(k+1)+j, the G step Noise:t(k+1)+k.
+It writes a weights-only gan_cuda checkpoint (engine/checkpoint.hpp: G./D. tensors under
+state_dict names, metadata format/version/config/state) that `gan_cuda eval` and
+`gan_cuda sample` load like the engine's own.
+
+The recipe is the `config` metadata of a gan_cuda checkpoint (any checkpoint of that recipe,
+e.g. the engine's run being compared) or a TrainConfig JSON file. A recipe field this peer
+does not implement, set to anything but its default, is refused by name.
+
+Usage (needs torch, numpy, safetensors):
+  python tools/quality/torch_train.py --config out/checkpoint.safetensors --epochs 50 \\
+      --out peer.safetensors [--data data/mnist] [--threads N] [--log-every 500]
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
+
+import torch_gan  # noqa: E402
+from make_reference import engine_init, noise  # noqa: E402
+from philox import shuffle_permutation  # noqa: E402
+
+# TrainConfig fields and the value under which this peer does the engine's arithmetic.
+# Fields absent here are architecture or Adam settings that torch_gan.GAN / make_optimizers
+# take from the config directly.
+IMPLEMENTED = {"batch_size", "d_steps", "g_loss", "seed", "nan_policy", "z_dim", "g_widths",
+               "d_widths", "image_h", "image_w", "leaky_slope", "bn_eps", "bn_momentum", "lr",
+               "beta1", "beta2", "eps"}
+
+
+def read_config(path):
+    """The TrainConfig JSON of a gan_cuda checkpoint's metadata, or of a JSON file."""
+    if path.endswith(".json"):
+        with open(path) as f:
+            text = f.read().strip()
+        return json.loads(text), text
+    from safetensors import safe_open
+    with safe_open(path, framework="pt") as f:
+        meta = f.metadata() or {}
+    if meta.get("format") != "gan_cuda-checkpoint":
+        raise SystemExit(f"torch_train: {path}: not a gan_cuda checkpoint")
+    return json.loads(meta["config"]), meta["config"]
+
+
+def check_implemented(cfg):
+    unknown = sorted(k for k in cfg if k not in IMPLEMENTED)
+    if unknown:
+        raise SystemExit("torch_train: the recipe sets " + ", ".join(unknown) +
+                         ", which this peer does not implement")
+
+
+def write_checkpoint(path, gan, cfg_json, state):
+    """A weights-only gan_cuda checkpoint, written atomically (temporary file, rename)."""
+    from safetensors.torch import save_file
+    tensors = {}
+    for prefix, module in (("G.", gan.G), ("D.", gan.D)):
+        for name, t in module.state_dict().items():
+            t = t.detach().contiguous().cpu()
+            if not (t.dtype == torch.int64 or torch.isfinite(t).all()):
+                raise SystemExit(f"torch_train: refusing to write {path}: {prefix}{name} "
+                                 "holds non-finite values")
+            tensors[prefix + name] = t
+    meta = {"format": "gan_cuda-checkpoint", "version": "1", "config": cfg_json,
+            "state": json.dumps(state), "weights_only": "true"}
+    tmp = path + ".tmp"
+    save_file(tensors, tmp, metadata=meta)
+    os.replace(tmp, path)
+
+
+def train(cfg, cfg_json, images, epochs, out, log_every):
+    B, k, zd, seed = cfg["batch_size"], cfg["d_steps"], cfg["z_dim"], cfg["seed"]
+    n = images.shape[0]
+    per_epoch = n // (B * k)
+    if per_epoch < 1:
+        raise SystemExit(f"torch_train: {n} images are fewer than one iteration needs ({B * k})")
+    gan = torch_gan.GAN.from_config(cfg)
+    engine_init(gan.G, 0, seed)
+    engine_init(gan.D, 1, seed)
+    opt_g, opt_d = torch_gan.make_optimizers(gan, cfg)
+    gan.train()
+    t = 0
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        perm = shuffle_permutation(seed, epoch, n)
+        for it in range(per_epoch):
+            for j in range(k):
+                b = it * k + j
+                x = torch.from_numpy(images[perm[b * B:(b + 1) * B]].astype(np.float32) /
+                                     np.float32(255.0))
+                dr = torch_gan.d_step(gan, opt_d, x, noise(seed, t * (k + 1) + j, B, zd))
+            gr = torch_gan.g_step(gan, opt_g, noise(seed, t * (k + 1) + k, B, zd), cfg["g_loss"])
+            t += 1
+            if not (np.isfinite(dr.d_loss) and np.isfinite(gr.g_loss)):
+                raise SystemExit(f"torch_train: non-finite loss at iteration {t}")
+            if log_every and t % log_every == 0:
+                rate = t * B / (time.perf_counter() - t0)
+                print(f"epoch {epoch + it / per_epoch:.2f} step {t}/{epochs * per_epoch}  "
+                      f"D {dr.d_loss:.4f}  G {gr.g_loss:.4f}  D(x) {dr.d_real:.3f}  "
+                      f"D(G(z)) {dr.d_fake:.3f}  {rate:.0f} img/s", flush=True)
+    state = {"epoch": epochs, "data_count": int(n), "iteration": t, "batch_cursor": per_epoch * k,
+             "skipped": [0, 0], "first_bad_iteration": [-1, -1]}
+    write_checkpoint(out, gan, cfg_json, state)
+    return t, time.perf_counter() - t0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", required=True,
+                    help="a gan_cuda checkpoint (its recipe) or a TrainConfig JSON file")
+    ap.add_argument("--epochs", type=int, required=True)
+    ap.add_argument("--out", required=True, help="the checkpoint to write")
+    ap.add_argument("--data", default=os.path.join(ROOT, "data", "mnist"))
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--log-every", type=int, default=500)
+    args = ap.parse_args(argv)
+    if args.epochs < 1:
+        ap.error("--epochs must be at least 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg, cfg_json = read_config(args.config)
+    check_implemented(cfg)
+    images, (rows, cols) = torch_gan.load_idx_images(args.data)
+    if (rows, cols) != (cfg["image_h"], cfg["image_w"]):
+        raise SystemExit(f"torch_train: {args.data} holds {rows}x{cols} images, the recipe "
+                         f"{cfg['image_h']}x{cfg['image_w']}")
+    iterations, seconds = train(cfg, cfg_json, images, args.epochs, args.out, args.log_every)
+    print(f"torch_train: {iterations} iterations in {seconds:.1f} s on "
+          f"{torch.get_num_threads()} threads; wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
