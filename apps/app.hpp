@@ -14,6 +14,7 @@
 
 #include "engine/backend.hpp"
 #include "engine/cli_options.hpp"
+#include "engine/device_probe.hpp"
 #include "engine/error.hpp"
 
 namespace gan {
@@ -30,11 +31,17 @@ int run_kernel_bench(const KernelBenchOptions& opt, std::ostream& out);
 int run_eval(const EvalOptions& opt, std::ostream& out);
 int run_train_classifier(const TrainClassifierOptions& opt, std::ostream& out);
 
-// "auto": CUDA when a device exists, else the CPU (saying so in one line on `log`);
-// "cuda": InputError when there is none; "cpu": the CPU backend with `threads` threads
-// (0: the cores this process may use; ignored by CUDA).
+// "auto": CUDA when a device exists; the CPU when the machine has none (no device, or no
+// driver: saying so and why in one line on `log`); gan::Error naming the CUDA error when
+// the driver or a device fails. "cuda": InputError when there is no device, gan::Error on a
+// CUDA failure. "cpu": the CPU backend with `threads` threads (0: the cores this process
+// may use; ignored by CUDA).
 std::unique_ptr<Backend> select_backend(const std::string& device, bool tf32, std::ostream& log,
                                         int threads = 0);
+// The decision of select_backend: true for the CUDA backend, given whether this build has
+// one and what the machine's probe found.
+bool choose_cuda(const std::string& device, bool tf32, bool cuda_built, const DeviceProbe& probe,
+                 std::ostream& log);
 
 // Raised when training stops on a non-finite loss or gradient (exit status 1).
 class NonFiniteError : public Error {

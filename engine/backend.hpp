@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,17 @@ struct OpVariants {
   std::string op;
   std::vector<std::string> variants;  // the first is the default
   std::string selected;
+};
+
+// A graph of ops recorded by Backend::begin_capture/end_capture, owned by whoever captured
+// it (each Trainer holds its own). replay() issues the recorded ops again, in order, on the
+// backend that captured them, which must outlive the graph. Destroying it releases the
+// graph and any temporary memory that only it still reaches.
+class CapturedGraph {
+ public:
+  virtual ~CapturedGraph() = default;
+  virtual void replay() = 0;
+  virtual long long kernel_count() const = 0;  // kernel launches in one replay
 };
 
 class Backend {
@@ -229,10 +241,15 @@ class Backend {
                              const StepCounters* c, int slot, int rows) = 0;
 
   // ---- graphs and profiling -----------------------------------------------------
+  // Between begin_capture() and end_capture() ops are recorded, not run; end_capture()
+  // returns the graph (null where the backend has no graphs). When anything fails during
+  // a capture, abort_capture() ends it and discards what was recorded, clearing the error
+  // state it can, so that the first error is the one reported; it never throws and does
+  // nothing outside a capture.
   virtual bool supports_graphs() const { return false; }
   virtual void begin_capture() {}
-  virtual void end_capture() {}
-  virtual void replay() {}
+  [[nodiscard]] virtual std::unique_ptr<CapturedGraph> end_capture() { return nullptr; }
+  virtual void abort_capture() noexcept {}
   virtual void range_push(const char* /*name*/) {}  // NVTX range, where there is one
   virtual void range_pop() {}
   virtual void profiler_start() {}  // cudaProfilerStart, where there is one
@@ -250,7 +267,8 @@ class Backend {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
         .count();
   }
-  // Kernel launches in one replay of the captured graph; -1 where none has been captured.
+  // Kernel launches in one replay of the graph this backend captured last; -1 where none
+  // has been captured.
   virtual long long graph_kernel_count() const { return -1; }
 
   // ---- kernel variants ----------------------------------------------------------

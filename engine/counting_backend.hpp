@@ -110,8 +110,8 @@ class CountingBackend : public Backend {
 
   bool supports_graphs() const override { return in_.supports_graphs(); }
   void begin_capture() override { in_.begin_capture(); }
-  void end_capture() override { in_.end_capture(); }
-  void replay() override { in_.replay(); }
+  std::unique_ptr<CapturedGraph> end_capture() override { return in_.end_capture(); }
+  void abort_capture() noexcept override { in_.abort_capture(); }
   void range_push(const char* name) override { in_.range_push(name); }
   void range_pop() override { in_.range_pop(); }
   void profiler_start() override { in_.profiler_start(); }

@@ -168,6 +168,7 @@ Trainer::Trainer(Backend& backend, const TrainConfig& cfg, bool use_graph)
 }
 
 Trainer::~Trainer() {
+  graph_.reset();  // before the memory it reads
   for (void* p : owned_) be_.free(p);
   if (b_ && b_->readback) be_.free_host(b_->readback);
 }
@@ -371,18 +372,18 @@ void Trainer::run_iteration() {
     enqueue_iteration();
     return;
   }
-  if (!captured_) {
+  if (!graph_) {
     be_.begin_capture();
     try {
       enqueue_iteration();
     } catch (...) {
-      be_.end_capture();
+      be_.abort_capture();  // never throws: the error being reported stays the first one
       throw;
     }
-    be_.end_capture();
-    captured_ = true;
+    graph_ = be_.end_capture();
+    GAN_CHECK(graph_, be_.name() << " supports graphs but returned none from a capture");
   }
-  be_.replay();
+  graph_->replay();
 }
 
 TrainState Trainer::state() const {

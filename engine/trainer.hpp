@@ -32,7 +32,8 @@
  * q (G = 0, D = 1) is (2 philox_uniform(seed, Init:(q << 16 | p), i) - 1) / sqrt(n).
  * BatchNorm: gamma = 1, beta = 0, running mean 0, running var 1.
  *
- * On a backend with graphs (CUDA) the iteration is captured once and replayed.
+ * On a backend with graphs (CUDA) the iteration is captured once and replayed; the graph
+ * belongs to the Trainer, so several Trainers may share one backend.
  *
  * Sampling (generate): noise row i of stream (purpose, index) through G, with the raw or the
  * averaged weights, and BatchNorm either in eval mode (running statistics: each sample is a
@@ -142,7 +143,7 @@ class Trainer {
   TrainConfig cfg_;
   NetLayout g_, d_;
   bool use_graph_;
-  bool captured_ = false;
+  std::unique_ptr<CapturedGraph> graph_;  // this Trainer's iteration, once captured
   std::vector<void*> owned_;
   std::unique_ptr<Buffers> b_;
   int data_count_ = 0;

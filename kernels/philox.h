@@ -5,13 +5,17 @@
  * a pure function of a 128-bit counter and a 64-bit key. Every random quantity in the
  * engine is addressed as (seed, stream, index): key = seed, counter = (block, stream),
  * where block = index / 4 picks a 4-word output and index % 4 the word in it. Because
- * nothing is sequential, the CPU and CUDA backends draw exactly the same bits, a resumed
+ * nothing is sequential, the CPU and CUDA backends draw the same random words (integer
+ * arithmetic only: philox_u32 and philox_uniform are bit-identical everywhere), a resumed
  * run continues the same streams, and a replayed CUDA graph draws fresh noise by reading
  * its stream number from device memory.
  *
  * Streams are tagged by purpose in their top byte (see Stream below).
- * Normals use Box-Muller evaluated in double and rounded to float, so that host and
- * device agree to the last bit except in vanishingly rare rounding ties.
+ * Normals use Box-Muller evaluated in double and rounded to float. The double log, sin and
+ * cos of CUDA's device library are not glibc's: either may be off by an ulp or two of
+ * double, so a normal may differ by one ulp of float between the backends (only when the
+ * double result lies that close to a float rounding boundary: rarely). The CPU backend
+ * alone, and the CUDA backend alone, are deterministic to the bit.
  */
 #pragma once
 

@@ -11,10 +11,13 @@
  * Two launches, race-free and graph-replayable:
  *   adam_prepare_kernel  (one thread) reads bad_now; either counts the skip, or increments
  *                        adam_step and computes step_size and sqrt(1 - b2^t) in double (as
- *                        the CPU does), leaving them in FixedState::adam[net];
+ *                        the CPU does), leaving them in FixedState::adam[net]. The device's
+ *                        double pow may differ from glibc's by an ulp of double, which can
+ *                        (rarely) move a scalar's float rounding by one ulp;
  *   adam_update_kernel   reads those scalars and updates the arena, 4 floats per thread
  *                        when all four pointers are 16-byte aligned. Rounded step by step
- *                        (__fmul_rn...), so equal inputs give the CPU's bits.
+ *                        (__fmul_rn...) as the CPU rounds, so with equal inputs and equal
+ *                        scalars the update is the CPU's to the bit.
  */
 #include <cuda_runtime.h>
 

@@ -7,7 +7,8 @@
  * atomics disallowed (deterministic products). Memory: cudaMalloc + cudaMemsetAsync zero;
  * pinned host memory for asynchronous downloads, whose completion is one event.
  * Graphs: begin_capture/end_capture record everything issued in between on the stream
- * (thread-local capture mode), replay() launches the instantiated graph.
+ * (thread-local capture mode) into a CudaGraph owned by the caller, which holds the
+ * temporaries it may reach; abort_capture ends a failed capture without throwing.
  * The kernels of each op come from the registry (kernel_registry.hpp), those of the
  * evaluation ops (matmul, softmax_xent, gather_labels) from eval_ops.hpp; the training
  * options' ops (dropout, smoothed head, EMA) call their launchers in cuda_ops.hpp directly
@@ -48,6 +49,31 @@ class NvtxRange {
   ~NvtxRange() { nvtxRangePop(); }
   NvtxRange(const NvtxRange&) = delete;
   NvtxRange& operator=(const NvtxRange&) = delete;
+};
+
+// An instantiated graph, replayed on the stream it was captured from. Holds the temporary
+// buffers it may reach, so that growing them later never frees memory it reads.
+class CudaGraph final : public CapturedGraph {
+ public:
+  CudaGraph(cudaGraphExec_t exec, cudaStream_t stream, long long kernels,
+            std::vector<std::shared_ptr<void>> memory)
+      : exec_(exec), stream_(stream), kernels_(kernels), memory_(std::move(memory)) {}
+  ~CudaGraph() override {
+    (void)cudaStreamSynchronize(stream_);  // a replay may still run
+    (void)cudaGraphExecDestroy(exec_);
+    memory_.clear();
+    (void)cudaGetLastError();
+  }
+  CudaGraph(const CudaGraph&) = delete;
+  CudaGraph& operator=(const CudaGraph&) = delete;
+  void replay() override { CUDA_CHECK(cudaGraphLaunch(exec_, stream_)); }
+  long long kernel_count() const override { return kernels_; }
+
+ private:
+  cudaGraphExec_t exec_;
+  cudaStream_t stream_;
+  long long kernels_;
+  std::vector<std::shared_ptr<void>> memory_;
 };
 
 class CudaBackend final : public Backend {
@@ -257,31 +283,38 @@ class CudaBackend final : public Backend {
     CUDA_CHECK(cudaStreamBeginCapture(ctx_.stream, cudaStreamCaptureModeThreadLocal));
     capturing_ = true;
   }
-  void end_capture() override {
+  std::unique_ptr<CapturedGraph> end_capture() override {
     GAN_CHECK(capturing_, "end_capture without begin_capture");
     capturing_ = false;
     cudaGraph_t graph = nullptr;
     CUDA_CHECK(cudaStreamEndCapture(ctx_.stream, &graph));
+    long long kernels = 0;
     cudaGraphExec_t exec = nullptr;
-    const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
-    if (e != cudaSuccess) {
+    cudaError_t e = cudaSuccess;
+    try {
+      kernels = count_kernel_nodes(graph);
+      e = cudaGraphInstantiate(&exec, graph, 0);
+    } catch (...) {
       (void)cudaGraphDestroy(graph);
-      gpu::throw_cuda(__FILE__, __LINE__, "cudaGraphInstantiate", e);
+      throw;
     }
-    destroy_graph();
-    graph_ = graph;
-    exec_ = exec;
-    graph_kernels_ = count_kernel_nodes(graph_);
+    (void)cudaGraphDestroy(graph);  // the instantiated graph does not need it
+    if (e != cudaSuccess) gpu::throw_cuda(__FILE__, __LINE__, "cudaGraphInstantiate", e);
+    graph_kernels_ = kernels;
+    return std::make_unique<CudaGraph>(exec, ctx_.stream, kernels, ctx_.graph_memory());
   }
-  void replay() override {
-    GAN_CHECK(exec_, "replay() before a graph was captured");
-    CUDA_CHECK(cudaGraphLaunch(exec_, ctx_.stream));
+  void abort_capture() noexcept override {
+    if (!capturing_) return;
+    capturing_ = false;
+    cudaGraph_t g = nullptr;  // null where the capture was invalidated
+    if (cudaStreamEndCapture(ctx_.stream, &g) == cudaSuccess && g) (void)cudaGraphDestroy(g);
+    (void)cudaGetLastError();  // clears what can be cleared; a sticky fault stays sticky
   }
   void range_push(const char* name) override { nvtxRangePushA(name); }
   void range_pop() override { nvtxRangePop(); }
   void profiler_start() override { CUDA_CHECK(cudaProfilerStart()); }
   void profiler_stop() override { CUDA_CHECK(cudaProfilerStop()); }
-  long long graph_kernel_count() const override { return exec_ ? graph_kernels_ : -1; }
+  long long graph_kernel_count() const override { return graph_kernels_; }
 
   // ---- timing ---------------------------------------------------------------------
   double time_ms(const std::function<void()>& work) override {
@@ -321,22 +354,11 @@ class CudaBackend final : public Backend {
     }
     return kernels;
   }
-  void destroy_graph() noexcept {
-    if (exec_) (void)cudaGraphExecDestroy(exec_);
-    if (graph_) (void)cudaGraphDestroy(graph_);
-    exec_ = nullptr;
-    graph_ = nullptr;
-  }
   // Frees everything; safe on a partly constructed backend. Errors are ignored (a failed
   // device cannot be helped here) and cleared.
   void release() noexcept {
-    if (capturing_) {
-      cudaGraph_t g = nullptr;
-      if (cudaStreamEndCapture(ctx_.stream, &g) == cudaSuccess && g) (void)cudaGraphDestroy(g);
-      capturing_ = false;
-    }
+    abort_capture();
     if (ctx_.stream) (void)cudaStreamSynchronize(ctx_.stream);
-    destroy_graph();
     ctx_.scratch.release();
     ctx_.sort_keys_in.release();
     ctx_.sort_keys_out.release();
@@ -364,20 +386,33 @@ class CudaBackend final : public Backend {
   cudaEvent_t download_event_ = nullptr;
   cudaEvent_t timer_start_ = nullptr, timer_stop_ = nullptr;
   bool capturing_ = false;
-  cudaGraph_t graph_ = nullptr;
-  cudaGraphExec_t exec_ = nullptr;
-  long long graph_kernels_ = -1;
+  long long graph_kernels_ = -1;  // of the graph captured last
 };
 
 }  // namespace
 
-int cuda_device_count() noexcept {
+DeviceProbe probe_cuda_devices() {
+  CudaRuntimeAnswer a;
   int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  a.ok = e == cudaSuccess;
+  a.devices = a.ok ? n : 0;
+  if (!a.ok) {
+    a.error_name = cudaGetErrorName(e);
+    a.error_text = cudaGetErrorString(e);
+    a.error_is_no_device = e == cudaErrorNoDevice;
+    a.error_is_old_driver = e == cudaErrorInsufficientDriver;
   }
-  return n;
+  if (cudaDriverGetVersion(&a.driver_version) != cudaSuccess) a.driver_version = 0;
+  if (cudaRuntimeGetVersion(&a.runtime_version) != cudaSuccess) a.runtime_version = 0;
+  (void)cudaGetLastError();  // the answer is in `a`; leave no error behind
+  return classify_cuda_answer(a);
+}
+
+int cuda_device_count() {
+  const DeviceProbe p = probe_cuda_devices();
+  if (p.failed()) GAN_FAIL("CUDA does not work on this machine: " << p.error);
+  return p.devices;
 }
 
 std::string cuda_device_description(int device) {

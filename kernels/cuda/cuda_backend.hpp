@@ -12,6 +12,7 @@
 #include <string>
 
 #include "engine/backend.hpp"
+#include "engine/device_probe.hpp"
 
 namespace gan {
 
@@ -20,8 +21,13 @@ struct CudaOptions {
   bool tf32 = false;  // let cuBLAS use TF32 tensor cores for the FP32 matrix products
 };
 
-// Number of usable CUDA devices: 0 when there is no driver or no device. Never throws.
-int cuda_device_count() noexcept;
+// What the CUDA runtime says about this machine's devices: a count, no device (no device or
+// no driver: devices == 0, no_device says why), or a CUDA failure (error names it).
+DeviceProbe probe_cuda_devices();
+
+// Number of usable CUDA devices: 0 where the machine has none (no device or no driver);
+// throws gan::Error naming the CUDA error where the driver or a device fails.
+int cuda_device_count();
 
 // "NVIDIA H200 (sm_90, 139 GiB)". Throws gan::Error for a device that does not exist.
 std::string cuda_device_description(int device);

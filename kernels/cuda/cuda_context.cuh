@@ -3,10 +3,13 @@
  * the device memory that ops use as temporaries.
  *
  * DeviceBuffer grows on demand and is reused across ops: ops on one stream run in issue
- * order, so a temporary is never read by one op while the next writes it. Growing frees and
- * allocates (synchronising the device), which a CUDA graph capture forbids: growth during
- * a capture throws, telling the caller to run the op once before capturing. The backend
- * sizes the general scratch generously at start, so this only concerns unusual sizes.
+ * order, so a temporary is never read by one op while the next writes it. Growing drops the
+ * old allocation and makes a larger one (synchronising the device), which a CUDA graph
+ * capture forbids: growth during a capture throws, telling the caller to run the op once
+ * before capturing. The allocation is shared: a captured graph holds the buffers it may
+ * reach (CudaCtx::graph_memory), so growing after a capture never frees memory a live
+ * graph still reads; the old allocation goes when the last graph holding it does. The
+ * backend sizes the general scratch generously at start, so growth concerns unusual sizes.
  *
  * Also here: grid sizing for grid-stride loops, and cuda_malloc(), which reports an
  * out-of-memory failure with the bytes asked and the device's free/total memory.
@@ -19,6 +22,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "engine/error.hpp"
 #include "kernels/cuda/cuda_check.cuh"
@@ -58,27 +63,29 @@ class DeviceBuffer {
   ~DeviceBuffer() { release(); }
 
   void* get(size_t bytes, cudaStream_t s, const char* what) {
-    if (bytes <= size_ && p_) return p_;
+    if (bytes <= size_ && p_) return p_.get();
     if (stream_is_capturing(s))
       GAN_FAIL(what << " needs " << bytes << " bytes of temporary device memory (" << size_
                     << " held) while a CUDA graph is being captured; run the same op once "
                        "before capturing so the memory exists");
-    CUDA_CHECK(cudaStreamSynchronize(s));  // the old buffer may still be in use
-    release();
+    CUDA_CHECK(cudaStreamSynchronize(s));  // eager ops issued before may still use it
+    release();  // freed here unless a captured graph still holds it
     const size_t grown = std::max(bytes, size_ + size_ / 2);
-    p_ = cuda_malloc(grown, what);
+    // shared_ptr frees the memory itself should its own allocation fail
+    p_ = std::shared_ptr<void>(cuda_malloc(grown, what), [](void* p) { (void)cudaFree(p); });
     size_ = grown;
-    return p_;
+    return p_.get();
   }
   size_t size() const { return size_; }
+  // The current allocation (null if none), for a graph that may reach it to hold.
+  std::shared_ptr<void> share() const { return p_; }
   void release() noexcept {
-    if (p_) (void)cudaFree(p_);
-    p_ = nullptr;
+    p_.reset();
     size_ = 0;
   }
 
  private:
-  void* p_ = nullptr;
+  std::shared_ptr<void> p_;
   size_t size_ = 0;
 };
 
@@ -109,6 +116,14 @@ struct CudaCtx {
     const size_t need = (n + threads - 1) / threads;
     const size_t cap = static_cast<size_t>(num_sms) * 16;
     return static_cast<unsigned>(std::max<size_t>(1, std::min(need, cap)));
+  }
+  // The temporaries a graph captured now may reach, for it to hold while it lives.
+  std::vector<std::shared_ptr<void>> graph_memory() const {
+    std::vector<std::shared_ptr<void>> held;
+    for (const DeviceBuffer* b : {&scratch, &sort_keys_in, &sort_keys_out, &sort_values_in,
+                                  &sort_temp})
+      if (auto p = b->share()) held.push_back(std::move(p));
+    return held;
   }
   template <typename T>
   T* scratch_as(size_t count, const char* what) {

@@ -6,7 +6,9 @@
  *
  * Float arithmetic that the CPU reference performs as separate roundings (BatchNorm's
  * affine step, Adam) is written with __fmul_rn/__fadd_rn so that nvcc does not contract it
- * into fused multiply-adds: on equal inputs the GPU then rounds exactly like the CPU.
+ * into fused multiply-adds: on equal inputs the GPU then rounds exactly like the CPU (+, *,
+ * / and sqrt are correctly rounded on both). Transcendental functions (expf, log1pf, ...)
+ * are the device library's, not glibc's, and may differ from the CPU's by an ulp.
  */
 #pragma once
 

@@ -4,7 +4,8 @@
  *
  *   Mirror<float> y(n);  y.poison();  ...run the op on cpu() with y.c(), on cuda() with y.g()
  *   expect_close("y", y.gpu(), y.cpu(), Tol{1e-4, 1e-4});
- * gpu_main.cpp calls release_backends() after the run.
+ * gpu_main.cpp calls release_backends() after the run, and prints the largest difference
+ * from the CPU that each named comparison saw (max_diffs()), so a run shows its margins.
  * A comparison passes element i when |gpu - cpu| <= atol + rtol |cpu| (NaN never passes),
  * and prints up to five failing elements with their index, both values and the tolerance.
  */
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <iomanip>
 #include <limits>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -122,6 +124,18 @@ struct Tol {
   double atol, rtol;
 };
 
+// Per comparison name: the largest |gpu - cpu|, the largest |gpu - cpu| / tolerance (over
+// 1 fails), the largest ulp distance, and how many elements were compared.
+struct MaxDiff {
+  double abs = 0, of_tol = 0;
+  int64_t ulps = 0;
+  size_t elements = 0;
+};
+inline std::map<std::string, MaxDiff>& max_diffs() {
+  static std::map<std::string, MaxDiff> table;
+  return table;
+}
+
 inline bool expect_close(const std::string& what, const std::vector<float>& got,
                          const std::vector<float>& ref, Tol tol) {
   if (got.size() != ref.size()) {
@@ -131,9 +145,16 @@ inline bool expect_close(const std::string& what, const std::vector<float>& got,
   size_t bad = 0;
   std::ostringstream os;
   os << std::setprecision(9);
+  MaxDiff& seen = max_diffs()[what];
+  seen.elements += got.size();
   for (size_t i = 0; i < got.size(); ++i) {
     const double g = got[i], r = ref[i];
     const double lim = tol.atol + tol.rtol * std::abs(r);
+    const double diff = std::isnan(g) != std::isnan(r) ? HUGE_VAL : std::abs(g - r);
+    if (diff == diff) {  // both NaN compare as no difference here (and fail below)
+      seen.abs = std::max(seen.abs, diff);
+      seen.of_tol = std::max(seen.of_tol, lim > 0 ? diff / lim : diff);
+    }
     if (!(std::abs(g - r) <= lim)) {
       if (bad < 5)
         os << "\n  [" << i << "] gpu " << g << " cpu " << r << " |diff| " << std::abs(g - r)
@@ -165,6 +186,10 @@ inline bool expect_ulps(const std::string& what, const std::vector<float>& got,
   size_t bad = 0;
   std::ostringstream os;
   os << std::setprecision(9);
+  MaxDiff& seen = max_diffs()[what];
+  seen.elements += got.size();
+  for (size_t i = 0; i < got.size(); ++i)
+    seen.ulps = std::max(seen.ulps, ulp_distance(got[i], ref[i]));
   for (size_t i = 0; i < got.size(); ++i)
     if (ulp_distance(got[i], ref[i]) > max_ulps) {
       if (bad < 5) os << "\n  [" << i << "] gpu " << got[i] << " cpu " << ref[i];

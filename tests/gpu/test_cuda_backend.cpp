@@ -309,12 +309,14 @@ TEST_CASE("cuda graphs: one captured step replayed twice equals two eager steps,
     const std::vector<uint8_t> before = graph.snapshot();
     be->begin_capture();
     graph.issue(*be);
-    be->end_capture();
-    kernels[k] = be->graph_kernel_count();
+    const std::unique_ptr<CapturedGraph> g = be->end_capture();
+    REQUIRE(g);
+    kernels[k] = g->kernel_count();
     CHECK(kernels[k] > 0);
+    CHECK(be->graph_kernel_count() == kernels[k]);
     CHECK(graph.snapshot() == before);  // capturing runs nothing
-    be->replay();
-    be->replay();
+    g->replay();
+    g->replay();
     be->synchronize();
     const std::vector<uint8_t> got = graph.snapshot();
     REQUIRE(got.size() == want.size());
@@ -326,7 +328,7 @@ TEST_CASE("cuda graphs: one captured step replayed twice equals two eager steps,
 
     // A third replay moves on: fresh noise from the device-side counter.
     const std::vector<float> y_before = graph.y2->read();
-    be->replay();
+    g->replay();
     be->synchronize();
     CHECK(graph.y2->read() != y_before);
   }
@@ -337,15 +339,15 @@ TEST_CASE("cuda graphs: one captured step replayed twice equals two eager steps,
 
 TEST_CASE("cuda graphs: misuse and growth during capture are reported") {
   auto be = make_cuda_backend(CudaOptions{});
-  CHECK_THROWS_AS(be->replay(), Error);
-  CHECK_THROWS_AS(be->end_capture(), Error);
+  CHECK_THROWS_AS((void)be->end_capture(), Error);
+  be->abort_capture();  // outside a capture: nothing to do, no error
   Buf<float> src(*be, std::vector<float>{1, 2, 3, 4}), dst(*be, 4);
   be->begin_capture();
   CHECK_THROWS_AS(be->begin_capture(), Error);
   be->copy(dst.get(), src.get(), 4 * sizeof(float));  // the graph is not empty
-  be->end_capture();
+  const std::unique_ptr<CapturedGraph> g = be->end_capture();
   CHECK(dst.read() == std::vector<float>(4, 0.0f));
-  be->replay();
+  g->replay();
   CHECK(dst.read() == std::vector<float>({1, 2, 3, 4}));
 
   // The unfused D head needs 32 bytes of scratch per row: 300000 rows outgrow the
@@ -366,7 +368,10 @@ TEST_CASE("cuda graphs: misuse and growth during capture are reported") {
   } catch (const Error& e) {
     CHECK(contains(e.what(), "captured"));
   }
-  be->end_capture();
+  be->abort_capture();  // the error path: ends the capture, keeps nothing, throws nothing
+  dst.fill(0.0f);
+  be->copy(dst.get(), src.get(), 4 * sizeof(float));  // the stream works eagerly again
+  CHECK(dst.read() == std::vector<float>({1, 2, 3, 4}));
   // Outside a capture the same call grows the scratch and works.
   be->d_head(head, HeadMode::GMinimax, 0, rows, x.get(), DenseParams{w.get(), b.get()},
              DenseGrads{}, dx.get(), m.get());

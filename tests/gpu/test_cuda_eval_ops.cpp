@@ -59,6 +59,25 @@ TEST_CASE("cuda matmul: every transpose combination and awkward size matches the
         }
 }
 
+TEST_CASE("cuda matmul with K = 0 gives beta C, like the CPU, in every transpose combination") {
+  Rng rng(72);
+  const int M = 5, N = 3;
+  MirrorF A(1), B(1);  // never read
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb)
+      for (float beta : {0.0f, 0.5f, 1.0f}) {
+        INFO("ta=" << ta << " tb=" << tb << " beta=" << beta);
+        MirrorF C(random_floats(rng, size_t(M) * N));
+        const std::vector<float> c0 = C.cpu();
+        run_matmul(cpu(), ta, tb, M, N, 0, 1.5f, beta, A, B, C, false);
+        run_matmul(cuda(), ta, tb, M, N, 0, 1.5f, beta, A, B, C, true);
+        std::vector<float> want(c0.size());
+        for (size_t i = 0; i < c0.size(); ++i) want[i] = beta * c0[i];
+        CHECK(C.cpu() == want);
+        expect_equal("matmul K=0", C.gpu(), want);
+      }
+}
+
 TEST_CASE("cuda matmul stays FP32 on a backend in TF32 mode") {
   CudaOptions opt;
   opt.tf32 = true;

@@ -142,8 +142,10 @@ class GStepResult:
         self.g_loss, self.g_fake = g_loss, g_fake
 
 
-def d_loss_fn(real_logits, fake_logits):
-    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) +
+def d_loss_fn(real_logits, fake_logits, real_label=1.0):
+    """BCE(D(x), real_label) + BCE(D(G(z)), 0); real_label < 1 is one-sided label smoothing."""
+    return (F.binary_cross_entropy_with_logits(real_logits,
+                                               torch.full_like(real_logits, real_label)) +
             F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
 
 
@@ -155,7 +157,7 @@ def g_loss_fn(fake_logits, g_loss="non-saturating"):
     raise ValueError(f"g_loss must be 'non-saturating' or 'minimax', got {g_loss!r}")
 
 
-def d_step(gan, opt_d, x_real, z, step=True):
+def d_step(gan, opt_d, x_real, z, step=True, real_label=1.0):
     """One D update: G(z) in training mode without gradients, D on [x_real; G(z)].
 
     Leaves D's gradients in .grad (they are set, not accumulated). Returns DStepResult."""
@@ -164,7 +166,7 @@ def d_step(gan, opt_d, x_real, z, step=True):
     opt_d.zero_grad(set_to_none=True)
     logits = gan.D(torch.cat([x_real, fake], dim=0))
     n = x_real.shape[0]
-    loss = d_loss_fn(logits[:n], logits[n:])
+    loss = d_loss_fn(logits[:n], logits[n:], real_label)
     loss.backward()
     if step:
         opt_d.step()

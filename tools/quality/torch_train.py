@@ -14,7 +14,17 @@ state_dict names, metadata format/version/config/state) that `gan_cuda eval` and
 
 The recipe is the `config` metadata of a gan_cuda checkpoint (any checkpoint of that recipe,
 e.g. the engine's run being compared) or a TrainConfig JSON file. A recipe field this peer
-does not implement, set to anything but its default, is refused by name.
+does not know is refused by name. The training options follow engine/trainer.hpp:
+  - lr_g / lr_d: each network's Adam rate (torch_gan.make_optimizers);
+  - d_dropout P: inverted dropout after each hidden LeakyReLU of D in both steps (forward
+    hooks, so the state_dict names stay the engine's); its masks come from torch's generator
+    (seeded with the recipe's seed), not from the engine's Philox stream — the only
+    randomness the two programs do not share;
+  - real_label L: the real rows' BCE target in the D loss;
+  - g_ema DECAY: after every G step, avg = DECAY avg + (1 - DECAY) x over G's parameters and
+    BatchNorm running statistics, starting from the initial weights; written as G_ema.*;
+  - sample_bn, sample_bn_batch: how samples are drawn, which training does not touch; they
+    are kept in the checkpoint's config, so `gan_cuda eval` samples the peer the same way.
 
 Usage (needs torch, numpy, safetensors):
   python tools/quality/torch_train.py --config out/checkpoint.safetensors --epochs 50 \\
@@ -39,12 +49,11 @@ import torch_gan  # noqa: E402
 from make_reference import engine_init, noise  # noqa: E402
 from philox import shuffle_permutation  # noqa: E402
 
-# TrainConfig fields and the value under which this peer does the engine's arithmetic.
-# Fields absent here are architecture or Adam settings that torch_gan.GAN / make_optimizers
-# take from the config directly.
+# The TrainConfig fields this peer implements (engine/train_config.cpp's JSON keys).
 IMPLEMENTED = {"batch_size", "d_steps", "g_loss", "seed", "nan_policy", "z_dim", "g_widths",
                "d_widths", "image_h", "image_w", "leaky_slope", "bn_eps", "bn_momentum", "lr",
-               "beta1", "beta2", "eps"}
+               "lr_g", "lr_d", "beta1", "beta2", "eps", "d_dropout", "real_label", "g_ema",
+               "sample_bn", "sample_bn_batch"}
 
 
 def read_config(path):
@@ -68,12 +77,39 @@ def check_implemented(cfg):
                          ", which this peer does not implement")
 
 
-def write_checkpoint(path, gan, cfg_json, state):
+def add_d_dropout(D, p):
+    """Inverted dropout on the output of each hidden LeakyReLU of D while D is training."""
+    for m in D.net:
+        if isinstance(m, torch.nn.LeakyReLU):
+            m.register_forward_hook(
+                lambda mod, inp, out: torch.nn.functional.dropout(out, p, training=mod.training))
+
+
+class WeightAverage:
+    """G's moving average: parameters and running statistics, from the initial weights."""
+
+    def __init__(self, G, decay):
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in G.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, G):
+        for k, v in G.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.state[k].mul_(self.decay).add_(v, alpha=1.0 - self.decay)
+            else:
+                self.state[k].copy_(v)  # num_batches_tracked
+
+
+def write_checkpoint(path, gan, cfg_json, state, ema=None):
     """A weights-only gan_cuda checkpoint, written atomically (temporary file, rename)."""
     from safetensors.torch import save_file
     tensors = {}
-    for prefix, module in (("G.", gan.G), ("D.", gan.D)):
-        for name, t in module.state_dict().items():
+    named = [("G.", gan.G.state_dict()), ("D.", gan.D.state_dict())]
+    if ema is not None:
+        named.append(("G_ema.", ema.state))
+    for prefix, sd in named:
+        for name, t in sd.items():
             t = t.detach().contiguous().cpu()
             if not (t.dtype == torch.int64 or torch.isfinite(t).all()):
                 raise SystemExit(f"torch_train: refusing to write {path}: {prefix}{name} "
@@ -96,6 +132,11 @@ def train(cfg, cfg_json, images, epochs, out, log_every):
     engine_init(gan.G, 0, seed)
     engine_init(gan.D, 1, seed)
     opt_g, opt_d = torch_gan.make_optimizers(gan, cfg)
+    torch.manual_seed(seed)
+    if cfg.get("d_dropout", 0.0) > 0.0:
+        add_d_dropout(gan.D, cfg["d_dropout"])
+    real_label = cfg.get("real_label", 1.0)
+    ema = WeightAverage(gan.G, cfg["g_ema"]) if cfg.get("g_ema", 0.0) > 0.0 else None
     gan.train()
     t = 0
     t0 = time.perf_counter()
@@ -106,8 +147,11 @@ def train(cfg, cfg_json, images, epochs, out, log_every):
                 b = it * k + j
                 x = torch.from_numpy(images[perm[b * B:(b + 1) * B]].astype(np.float32) /
                                      np.float32(255.0))
-                dr = torch_gan.d_step(gan, opt_d, x, noise(seed, t * (k + 1) + j, B, zd))
+                dr = torch_gan.d_step(gan, opt_d, x, noise(seed, t * (k + 1) + j, B, zd),
+                                     real_label=real_label)
             gr = torch_gan.g_step(gan, opt_g, noise(seed, t * (k + 1) + k, B, zd), cfg["g_loss"])
+            if ema is not None:
+                ema.update(gan.G)
             t += 1
             if not (np.isfinite(dr.d_loss) and np.isfinite(gr.g_loss)):
                 raise SystemExit(f"torch_train: non-finite loss at iteration {t}")
@@ -118,7 +162,7 @@ def train(cfg, cfg_json, images, epochs, out, log_every):
                       f"D(G(z)) {dr.d_fake:.3f}  {rate:.0f} img/s", flush=True)
     state = {"epoch": epochs, "data_count": int(n), "iteration": t, "batch_cursor": per_epoch * k,
              "skipped": [0, 0], "first_bad_iteration": [-1, -1]}
-    write_checkpoint(out, gan, cfg_json, state)
+    write_checkpoint(out, gan, cfg_json, state, ema)
     return t, time.perf_counter() - t0
 
 
