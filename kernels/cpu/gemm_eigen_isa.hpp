@@ -2,7 +2,8 @@
  * gemm_eigen_isa.hpp — one instruction-set build of the fast single-threaded SGEMM.
  *
  * Included by gemm_eigen_avx512.cpp, gemm_eigen_avx2.cpp and gemm_eigen_sse2.cpp, each
- * compiled with its own -march level and GAN_GEMM_ISA set to the name of its entry point.
+ * compiled with its own instruction-set flags (CMakeLists.txt) and GAN_GEMM_ISA set to the
+ * name of its entry point.
  * Eigen is a header-only template library, so the same templates would be compiled three
  * times for three instruction sets; to keep the linker from merging one build's copies into
  * another's (and running AVX-512 code on a CPU without it), each build renames the namespace

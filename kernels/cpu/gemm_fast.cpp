@@ -34,13 +34,30 @@ const char* gemm_isa_name(GemmIsa isa) {
   return "?";
 }
 
+namespace {
+
+// Exactly the features CMakeLists.txt enables for the two builds (GAN_AVX2_FLAGS and
+// GAN_AVX512_FLAGS); __builtin_cpu_supports also checks that the OS saves the vector state.
+bool has_avx2_build_features() {
+  return __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2") &&
+         __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+         __builtin_cpu_supports("bmi2");
+}
+bool has_avx512_build_features() {
+  return has_avx2_build_features() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+}
+
+}  // namespace
+
 bool gemm_isa_supported(GemmIsa isa) {
   __builtin_cpu_init();
   switch (isa) {
     case GemmIsa::Auto:
     case GemmIsa::SSE2: return true;
-    case GemmIsa::AVX2: return __builtin_cpu_supports("x86-64-v3");
-    case GemmIsa::AVX512: return __builtin_cpu_supports("x86-64-v4");
+    case GemmIsa::AVX2: return has_avx2_build_features();
+    case GemmIsa::AVX512: return has_avx512_build_features();
   }
   return false;
 }

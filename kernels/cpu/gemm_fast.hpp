@@ -7,8 +7,8 @@
  *   beta == 0 never reads C.
  *
  * GemmIsa::Auto picks the widest level the CPU and OS support (CPUID and XGETBV, through
- * __builtin_cpu_supports): AVX512 (x86-64-v4: AVX-512 F/BW/CD/DQ/VL), AVX2 (x86-64-v3:
- * AVX2 + FMA), else SSE2 (the x86-64 baseline). Nothing depends on the CPU's model name or on
+ * __builtin_cpu_supports): AVX512 (AVX-512 F/CD/BW/DQ/VL on top of the AVX2 set), AVX2
+ * (AVX, AVX2, FMA, BMI, BMI2), else SSE2 (the x86-64 baseline). Nothing depends on the CPU's model name or on
  * environment variables. A level the CPU lacks cannot be selected (InputError).
  *
  * gemm_parallel() cuts C into size() contiguous slices, along N when it is wide enough
