@@ -123,7 +123,7 @@ int run_eval(const EvalOptions& opt, std::ostream& out) {
   out << "evaluation of " << input;
   if (!from_images) out << " (epoch " << ck.state.epoch << ", " << describe(how) << ")";
   out << ", " << n << (from_images ? " images" : " samples") << ", on " << backend->name() << "\n"
-      << report.table() << "  Parzen sigma chosen on " << report.parzen_validation << "\n"
+      << report.table() << "  Parzen sigma: " << report.parzen_sigma_rule << "\n"
       << "wrote " << json_path << "\n";
   return 0;
 }

@@ -24,12 +24,13 @@ GanEvaluator::GanEvaluator(Backend& be, const Dataset& train, const Dataset& tes
   GAN_CHECK(train.rows == test.rows && train.cols == test.cols && train.rows == s.image_h &&
                 train.cols == s.image_w,
             "training, test images and classifier of different sizes");
-  GAN_CHECK(cfg.k >= 1 && test.count > cfg.k && train.count >= 1 && cfg.validation >= 1,
-            "evaluation needs more than k test images and some training images");
+  GAN_CHECK(cfg.k >= 1 && test.count > cfg.k && test.count >= cfg.parzen_folds &&
+                cfg.parzen_folds >= 2 && train.count >= 1,
+            "evaluation needs more than k test images, at least 2 Parzen folds of them and "
+            "some training images");
   dim_ = train.dim();
   n_train_ = train.count;
   n_test_ = test.count;
-  n_val_ = std::min(cfg.validation, train.count);
   train_ = images_to_float(train.images.data(), train.images.size());
   test_ = images_to_float(test.images.data(), test.images.size());
   test_accuracy_ = clf_.accuracy(test);
@@ -48,12 +49,14 @@ EvalReport GanEvaluator::evaluate(const float* samples, int n) {
   EvalReport r;
   r.n_samples = n;
   r.classifier_test_accuracy = test_accuracy_;
-  const float* validation = train_.data() + static_cast<size_t>(n_train_ - n_val_) * dim_;
-  r.parzen = parzen_evaluate(be_, samples, n, validation, n_val_, test_.data(), n_test_, dim_);
-  std::ostringstream val;
-  val << "the last " << n_val_ << " images of the training split (indices " << n_train_ - n_val_
-      << ".." << n_train_ - 1 << "), not held out from GAN training";
-  r.parzen_validation = val.str();
+  r.parzen = parzen_evaluate(be_, samples, n, test_.data(), n_test_, dim_, parzen_sigma_grid(),
+                             cfg_.parzen_folds);
+  std::ostringstream rule;
+  rule << cfg_.parzen_folds << "-fold cross-fitting on the " << n_test_
+       << " test images: each part (first rows";
+  for (int first : r.parzen.fold_first) rule << " " << first;
+  rule << ") scored at the sigma best on the other parts, so no image chose its own";
+  r.parzen_sigma_rule = rule.str();
 
   std::vector<float> logits, features;
   clf_.predict(samples, n, &logits, &features);
@@ -74,12 +77,12 @@ nlohmann::json EvalReport::to_json() const {
   j["samples"] = n_samples;
   j["parzen"] = {{"log_likelihood", parzen.mean},
                  {"standard_error", parzen.std_error},
-                 {"sigma", parzen.sigma},
+                 {"sigma", parzen.fold_sigma},
                  {"sigma_grid", parzen.sigmas},
-                 {"validation_log_likelihood", parzen.validation_mean},
+                 {"fold_first_row", parzen.fold_first},
+                 {"fold_log_likelihood", parzen.fold_mean},
+                 {"sigma_rule", parzen_sigma_rule},
                  {"fit_samples", parzen.n_samples},
-                 {"validation_images", parzen.n_validation},
-                 {"validation_set", parzen_validation},
                  {"test_images", parzen.n_test},
                  {"units", "nats; pixels in [0, 1]"}};
   j["classes"] = {{"histogram", classes.counts},
@@ -109,8 +112,11 @@ std::string EvalReport::table() const {
     std::snprintf(line, sizeof line, f, v...);
     return std::string(line);
   };
-  row("Parzen log-likelihood", fmt("%.2f +- %.2f nats (sigma %.4f, %d samples)", parzen.mean,
-                                   parzen.std_error, parzen.sigma, parzen.n_samples));
+  std::string sig;
+  for (size_t f = 0; f < parzen.fold_sigma.size(); ++f)
+    sig += (f ? "/" : "") + fmt("%.4f", parzen.fold_sigma[f]);
+  row("Parzen log-likelihood", fmt("%.2f +- %.2f nats (sigma %s, %d samples)", parzen.mean,
+                                   parzen.std_error, sig.c_str(), parzen.n_samples));
   std::string hist;
   for (size_t c = 0; c < classes.counts.size(); ++c)
     hist += (c ? " " : "") + std::to_string(c) + ":" + std::to_string(classes.counts[c]);

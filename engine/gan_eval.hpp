@@ -6,10 +6,9 @@
  * features of the test set with their Gaussian fit and k-NN radii, the test images' distances
  * to the training set, the classifier's test accuracy); evaluate() then measures one set of
  * samples [n, image_dim] with pixels in [0, 1]:
- *   parzen     Parzen-window log-likelihood of the test set (engine/parzen.hpp) fitted on the
- *              samples; sigma chosen on the last `validation` images of the training split
- *              (train[count - validation, count)). These are NOT held out from the GAN, which
- *              trains on the whole split; the paper used held-out training images.
+ *   parzen     Parzen-window log-likelihood of the whole test set (engine/parzen.hpp) fitted
+ *              on the samples, sigma held out by cross-fitting: each of `parzen_folds`
+ *              contiguous parts of the test set is scored at the sigma best on the others.
  *   classes    the classifier's votes on the samples: histogram, classes covered,
  *              KL(p_gen || uniform) (engine/class_histogram.hpp)
  *   frechet    Fréchet distance between Gaussian fits of the classifier features (last hidden
@@ -41,14 +40,14 @@ struct Dataset;
 class Classifier;
 
 struct EvalConfig {
-  int validation = 1000;  // last images of the training split that choose the Parzen sigma
-  int k = 3;              // neighbours of precision/recall
+  int parzen_folds = 2;  // parts of the test set that choose each other's Parzen sigma
+  int k = 3;             // neighbours of precision/recall
 };
 
 struct EvalReport {
   int n_samples = 0;
   ParzenResult parzen;
-  std::string parzen_validation;  // which images chose sigma, in words
+  std::string parzen_sigma_rule;  // how sigma was chosen, in words
   ClassHistogram classes;
   double frechet = 0;
   int feature_dim = 0;
@@ -80,7 +79,7 @@ class GanEvaluator {
   Backend& be_;
   Classifier& clf_;
   EvalConfig cfg_;
-  int dim_ = 0, n_train_ = 0, n_test_ = 0, n_val_ = 0;
+  int dim_ = 0, n_train_ = 0, n_test_ = 0;
   std::vector<float> train_, test_;  // [count, dim] in [0, 1]
   std::vector<float> test_features_;
   std::vector<float> test_radii_;

@@ -45,33 +45,46 @@ std::vector<double> parzen_log_likelihood(Backend& be, const float* samples, int
   return out;
 }
 
-ParzenResult parzen_evaluate(Backend& be, const float* samples, int n, const float* validation,
-                             int n_validation, const float* test, int n_test, int dim,
-                             const std::vector<double>& sigmas) {
-  GAN_CHECK(n_validation >= 1 && n_test >= 1, "Parzen evaluation needs validation and test rows");
+ParzenResult parzen_evaluate(Backend& be, const float* samples, int n, const float* test,
+                             int n_test, int dim, const std::vector<double>& sigmas, int folds) {
+  GAN_CHECK(folds >= 2 && n_test >= folds,
+            "Parzen cross-fitting needs at least 2 folds of one test row each");
   ParzenResult r;
   r.sigmas = sigmas;
   r.n_samples = n;
-  r.n_validation = n_validation;
   r.n_test = n_test;
-  const std::vector<double> val = parzen_log_likelihood(be, samples, n, validation, n_validation,
-                                                        dim, sigmas);
   const size_t S = sigmas.size();
-  r.validation_mean.assign(S, 0.0);
-  for (int i = 0; i < n_validation; ++i)
-    for (size_t k = 0; k < S; ++k) r.validation_mean[k] += val[i * S + k];
-  size_t best = 0;
-  for (size_t k = 0; k < S; ++k) {
-    r.validation_mean[k] /= n_validation;
-    if (r.validation_mean[k] > r.validation_mean[best]) best = k;
+  const std::vector<double> ll = parzen_log_likelihood(be, samples, n, test, n_test, dim, sigmas);
+  for (int f = 0; f <= folds; ++f) r.fold_first.push_back(int(int64_t(n_test) * f / folds));
+  // Sum of each fold's rows per sigma; a fold's choice maximises the other folds' mean.
+  std::vector<std::vector<double>> sum(folds, std::vector<double>(S, 0.0));
+  for (int f = 0; f < folds; ++f)
+    for (int i = r.fold_first[f]; i < r.fold_first[f + 1]; ++i)
+      for (size_t k = 0; k < S; ++k) sum[f][k] += ll[size_t(i) * S + k];
+  std::vector<double> score(static_cast<size_t>(n_test));
+  for (int f = 0; f < folds; ++f) {
+    const int rows = r.fold_first[f + 1] - r.fold_first[f];
+    std::vector<double> mean(S);
+    for (size_t k = 0; k < S; ++k) mean[k] = sum[f][k] / rows;
+    r.fold_mean.push_back(mean);
+    size_t best = 0;
+    double best_other = -INFINITY;
+    for (size_t k = 0; k < S; ++k) {
+      double other = 0;
+      for (int g = 0; g < folds; ++g)
+        if (g != f) other += sum[g][k];
+      other /= n_test - rows;
+      if (other > best_other) best_other = other, best = k;
+    }
+    r.fold_sigma.push_back(sigmas[best]);
+    for (int i = r.fold_first[f]; i < r.fold_first[f + 1]; ++i) score[i] = ll[size_t(i) * S + best];
   }
-  r.sigma = sigmas[best];
-  const std::vector<double> ll = parzen_log_likelihood(be, samples, n, test, n_test, dim, {r.sigma});
-  double sum = 0;
-  for (double v : ll) sum += v;
-  r.mean = sum / n_test;
+  r.fold_first.pop_back();
+  double total = 0;
+  for (double v : score) total += v;
+  r.mean = total / n_test;
   double sq = 0;
-  for (double v : ll) sq += (v - r.mean) * (v - r.mean);
+  for (double v : score) sq += (v - r.mean) * (v - r.mean);
   r.std_error = std::sqrt(sq / n_test) / std::sqrt(double(n_test));
   return r;
 }

@@ -72,7 +72,7 @@ TEST_CASE("eval end to end: training with --eval-every, train-classifier, eval, 
     const nlohmann::json& e = j["eval"];
     CHECK(e["samples"] == 120);
     CHECK(std::isfinite(e["parzen"]["log_likelihood"].get<double>()));
-    CHECK(e["parzen"]["validation_images"] == 640);  // min(1000, the training images)
+    CHECK(e["parzen"]["test_images"] == 300);  // every test image, each at a held-out sigma
     // the class histogram counts every sample once; covered and KL are computed from it
     const std::vector<int64_t> hist = e["classes"]["histogram"].get<std::vector<int64_t>>();
     REQUIRE(hist.size() == 10u);
@@ -120,7 +120,8 @@ TEST_CASE("eval end to end: training with --eval-every, train-classifier, eval, 
   INFO(e.out, e.err);
   REQUIRE(e.status == 0);
   CHECK(e.out.find("Parzen log-likelihood") != std::string::npos);
-  CHECK(e.out.find("not held out") != std::string::npos);
+  CHECK(e.out.find("Parzen sigma: 2-fold cross-fitting on the 300 test images") !=
+        std::string::npos);
   const nlohmann::json j = nlohmann::json::parse(text(run + "/checkpoint.eval.json"));
   CHECK(j["classifier"] == clf);
   CHECK(j["epoch"] == 2);

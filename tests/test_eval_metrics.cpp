@@ -160,7 +160,7 @@ TEST_CASE("Parzen log-likelihood equals the definition computed in double") {
   CHECK_THROWS_AS(parzen_log_likelihood(*be, s.data(), n, x.data(), m, dim, {0.0}), Error);
 }
 
-TEST_CASE("Parzen evaluation: the grid, sigma chosen on validation, mean and standard error") {
+TEST_CASE("Parzen evaluation: the grid, sigma cross-fitted on held-out folds, mean and error") {
   const std::vector<double> grid = parzen_sigma_grid();
   REQUIRE(grid.size() == 10);
   CHECK(grid.front() == doctest::Approx(0.1));
@@ -170,33 +170,68 @@ TEST_CASE("Parzen evaluation: the grid, sigma chosen on validation, mean and sta
 
   const auto be = make_cpu_backend();
   Rng rng(30);
-  const int n = 300, dim = 8, nt = 60;
+  const int n = 300, dim = 8, nt = 61;  // 61 test rows: folds of 20, 20, 21 with 3 folds
   // "Data" near the corners of a cube, samples equal to them or uniform noise.
   std::vector<float> data(size_t(n) * dim);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < dim; ++j)
       data[i * dim + j] = static_cast<float>(((i >> (j % 4)) & 1) * 0.8 + rng.uniform(0, 0.2));
   const std::vector<float> noise = random_vector<float>(rng, size_t(n) * dim, 0, 1);
-  const float* val = data.data() + size_t(n - nt) * dim;
-  const ParzenResult good = parzen_evaluate(*be, data.data(), n, val, nt, data.data(), nt, dim);
-  const ParzenResult bad = parzen_evaluate(*be, noise.data(), n, val, nt, data.data(), nt, dim);
-  CHECK(good.mean > bad.mean + 1.0);
-  for (const ParzenResult* r : {&good, &bad}) {
-    CHECK(r->validation_mean.size() == 10);
-    CHECK(*std::max_element(r->validation_mean.begin(), r->validation_mean.end()) ==
-          r->validation_mean[std::find(grid.begin(), grid.end(), r->sigma) - grid.begin()]);
-    // Mean and standard error (divisor m) of the per-image values at the chosen sigma.
-    const std::vector<double> ll = parzen_log_likelihood(*be, r == &good ? data.data() : noise.data(),
-                                                         n, data.data(), nt, dim, {r->sigma});
-    double mean = 0, sq = 0;
-    for (double v : ll) mean += v / nt;
-    for (double v : ll) sq += (v - mean) * (v - mean);
-    CHECK(r->mean == doctest::Approx(mean).epsilon(1e-12));
-    CHECK(r->std_error == doctest::Approx(std::sqrt(sq / nt / nt)).epsilon(1e-9));
-    CHECK(r->n_samples == n);
-    CHECK(r->n_validation == nt);
-    CHECK(r->n_test == nt);
+  // Test rows: the first nt data rows; and the same with the second half shifted away from
+  // the samples, so that the two halves prefer different bandwidths.
+  const std::vector<float> clean(data.begin(), data.begin() + size_t(nt) * dim);
+  std::vector<float> shifted = clean;
+  for (size_t i = size_t(nt / 2) * dim; i < shifted.size(); ++i) shifted[i] += 0.35f;
+  const std::vector<const std::vector<float>*> test_sets = {&clean, &shifted};
+  for (int folds : {2, 3}) for (const std::vector<float>* t : test_sets) {
+    CAPTURE(folds);
+    CAPTURE(t == &shifted);
+    const std::vector<float>& test = *t;
+    const ParzenResult good = parzen_evaluate(*be, data.data(), n, test.data(), nt, dim, grid, folds);
+    const ParzenResult bad = parzen_evaluate(*be, noise.data(), n, test.data(), nt, dim, grid, folds);
+    if (t == &clean) CHECK(good.mean > bad.mean + 1.0);
+    for (const ParzenResult* r : {&good, &bad}) {
+      const float* fit = r == &good ? data.data() : noise.data();
+      // The reference: every row at every sigma, folds cut by hand.
+      const std::vector<double> ll = parzen_log_likelihood(*be, fit, n, test.data(), nt, dim, grid);
+      REQUIRE(r->fold_first.size() == size_t(folds));
+      REQUIRE(r->fold_sigma.size() == size_t(folds));
+      REQUIRE(r->fold_mean.size() == size_t(folds));
+      std::vector<double> score;
+      for (int f = 0; f < folds; ++f) {
+        CHECK(r->fold_first[f] == nt * f / folds);
+        const int lo = nt * f / folds, hi = nt * (f + 1) / folds;
+        // The chosen sigma maximises the mean over the rows outside this fold.
+        size_t best = 0;
+        double best_mean = -1e300;
+        for (size_t k = 0; k < grid.size(); ++k) {
+          double m = 0;
+          int count = 0;
+          for (int i = 0; i < nt; ++i)
+            if (i < lo || i >= hi) m += ll[size_t(i) * grid.size() + k], ++count;
+          m /= count;
+          if (m > best_mean) best_mean = m, best = k;
+          double own = 0;
+          for (int i = lo; i < hi; ++i) own += ll[size_t(i) * grid.size() + k];
+          CHECK(r->fold_mean[f][k] == doctest::Approx(own / (hi - lo)).epsilon(1e-12));
+        }
+        CHECK(r->fold_sigma[f] == grid[best]);
+        for (int i = lo; i < hi; ++i) score.push_back(ll[size_t(i) * grid.size() + best]);
+      }
+      // Mean and standard error (divisor m) over every test row at its fold's sigma.
+      REQUIRE(score.size() == size_t(nt));
+      double mean = 0, sq = 0;
+      for (double v : score) mean += v / nt;
+      for (double v : score) sq += (v - mean) * (v - mean);
+      CHECK(r->mean == doctest::Approx(mean).epsilon(1e-12));
+      CHECK(r->std_error == doctest::Approx(std::sqrt(sq / nt / nt)).epsilon(1e-9));
+      CHECK(r->n_samples == n);
+      CHECK(r->n_test == nt);
+    }
+    if (folds == 2 && t == &shifted) CHECK(good.fold_sigma[0] != good.fold_sigma[1]);
   }
+  CHECK_THROWS_AS(parzen_evaluate(*be, data.data(), n, clean.data(), 1, dim, grid, 2), Error);
+  CHECK_THROWS_AS(parzen_evaluate(*be, data.data(), n, clean.data(), nt, dim, grid, 1), Error);
 }
 
 TEST_CASE("class histogram: coverage, KL to uniform, the first maximum on ties") {

@@ -39,7 +39,6 @@ TEST_CASE("GanEvaluator on constructed sample sets") {
   cfg.epochs = 2;
   clf.train(train, cfg);
   EvalConfig ec;
-  ec.validation = 300;
   GanEvaluator ev(*be, train, test, clf, ec);
   CHECK(ev.classifier_test_accuracy() > 0.85);
   const int dim = ev.image_dim(), n = 400;
@@ -61,9 +60,10 @@ TEST_CASE("GanEvaluator on constructed sample sets") {
   CHECK(moved <= 2 * std::llround((1.0 - ev.classifier_test_accuracy()) * test.count));
   CHECK(real.classes.kl_to_uniform < 0.1);
   CHECK(real.n_samples == n);
-  CHECK(real.parzen.n_validation == 300);
   CHECK(real.parzen.n_test == 400);
-  CHECK(real.parzen_validation.find("indices 1200..1499") != std::string::npos);
+  CHECK(real.parzen.fold_first == std::vector<int>{0, 200});
+  CHECK(real.parzen_sigma_rule.find("2-fold cross-fitting on the 400 test images") !=
+        std::string::npos);
 
   const std::vector<float> train_x = images_to_float(train.images.data(), size_t(n) * dim);
   const EvalReport copies = ev.evaluate(train_x.data(), n);
@@ -93,7 +93,9 @@ TEST_CASE("GanEvaluator on constructed sample sets") {
   const nlohmann::json j = real.to_json();
   CHECK(j["precision"].get<double>() == 1.0);
   CHECK(j["parzen"]["sigma_grid"].size() == 10);
-  CHECK(j["parzen"]["validation_set"].get<std::string>().find("not held out") != std::string::npos);
+  CHECK(j["parzen"]["sigma"].size() == 2);
+  CHECK(j["parzen"]["fold_log_likelihood"].size() == 2);
+  CHECK(j["parzen"]["sigma_rule"].get<std::string>().find("cross-fitting") != std::string::npos);
   CHECK(j["classes"]["histogram"].size() == 10);
   CHECK(j["nearest_train"]["ratio"].get<double>() == doctest::Approx(1.0).epsilon(1e-6));
   const std::string table = single.table();
@@ -119,7 +121,6 @@ TEST_CASE("the classifier of eval: >= 95% on the official test set, noise has no
   CHECK(acc >= 0.95);
 
   EvalConfig ec;
-  ec.validation = 300;
   GanEvaluator ev(*be, first_images(train, 1500), first_images(test, 400), clf, ec);
   const int n = 400;
   Rng rng(1);

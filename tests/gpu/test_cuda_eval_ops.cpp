@@ -206,7 +206,6 @@ TEST_CASE("cuda evaluation: distances, Parzen and every metric of GanEvaluator m
   c.train(train, cfg);
   g.set_params(c.params());
   EvalConfig ec;
-  ec.validation = 300;
   GanEvaluator ev_c(cpu(), train, test, c, ec), ev_g(cuda(), train, test, g, ec);
   CHECK(std::abs(ev_g.classifier_test_accuracy() - ev_c.classifier_test_accuracy()) <= 2.0 / 400);
   CHECK(ev_g.nn_median_test() == doctest::Approx(ev_c.nn_median_test()).epsilon(1e-5));
@@ -214,7 +213,7 @@ TEST_CASE("cuda evaluation: distances, Parzen and every metric of GanEvaluator m
   const std::vector<float> samples =
       images_to_float(all.images.data() + size_t(1500) * 784, size_t(400) * 784);
   const EvalReport rc = ev_c.evaluate(samples.data(), 400), rg = ev_g.evaluate(samples.data(), 400);
-  CHECK(rg.parzen.sigma == rc.parzen.sigma);
+  CHECK(rg.parzen.fold_sigma == rc.parzen.fold_sigma);
   CHECK(rg.parzen.mean == doctest::Approx(rc.parzen.mean).epsilon(1e-5));
   CHECK(rg.parzen.std_error == doctest::Approx(rc.parzen.std_error).epsilon(1e-3));
   int64_t votes_moved = 0;  // near-ties between two logits may flip
