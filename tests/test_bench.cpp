@@ -38,27 +38,10 @@ using namespace gan;
 
 // z 2 -> G [2->3 bn relu, 3->5 sigmoid]; D [5->4 leaky, 4->1]; images 1x5.
 TrainConfig tiny_config(int batch, int d_steps = 1) {
-  TrainConfig c;
-  c.spec.z_dim = 2;
-  c.spec.g_widths = {3};
-  c.spec.d_widths = {4};
-  c.spec.image_h = 1;
-  c.spec.image_w = 5;
-  c.batch_size = batch;
-  c.d_steps = d_steps;
-  return c;
+  return test::small_train_config({2, {3}, {4}, 1, 5, batch}, 0, d_steps);
 }
 
-TrainConfig small_config() {
-  TrainConfig c;
-  c.spec.z_dim = 8;
-  c.spec.g_widths = {16, 12};
-  c.spec.d_widths = {12, 10};
-  c.spec.image_h = 4;
-  c.spec.image_w = 5;
-  c.batch_size = 6;
-  return c;
-}
+TrainConfig small_config() { return test::small_train_config({8, {16, 12}, {12, 10}, 4, 5, 6}); }
 
 Dataset synthetic_data(int count, int rows, int cols) {
   return test::random_dataset(count, rows, cols, 5);

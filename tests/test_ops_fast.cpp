@@ -476,15 +476,7 @@ TEST_CASE("CPU kernel variants: fast defaults, reference selectable, bad names r
 }
 
 gan::TrainConfig small_config() {
-  gan::TrainConfig c;
-  c.spec.z_dim = 8;
-  c.spec.g_widths = {16, 40};
-  c.spec.d_widths = {33, 12};
-  c.spec.image_h = 6;
-  c.spec.image_w = 5;
-  c.batch_size = 7;
-  c.seed = 3;
-  return c;
+  return gan::test::small_train_config({8, {16, 40}, {33, 12}, 6, 5, 7}, 3);
 }
 
 gan::TrainState train(gan::Backend& be, int iterations) {

@@ -22,15 +22,7 @@ namespace {
 using namespace gan;
 
 TrainConfig small_config(uint64_t seed = 7) {
-  TrainConfig c;
-  c.spec.z_dim = 8;
-  c.spec.g_widths = {16, 24};
-  c.spec.d_widths = {20, 12};
-  c.spec.image_h = 6;
-  c.spec.image_w = 5;
-  c.batch_size = 8;
-  c.seed = seed;
-  return c;
+  return test::small_train_config({8, {16, 24}, {20, 12}, 6, 5, 8}, seed);
 }
 
 Dataset synthetic_data(int count, int rows, int cols) {

@@ -22,15 +22,7 @@ using namespace gan;
 using test::GraphRecordingBackend;
 
 TrainConfig tiny_config(uint64_t seed) {
-  TrainConfig c;
-  c.spec.z_dim = 4;
-  c.spec.g_widths = {8, 12};
-  c.spec.d_widths = {10, 6};
-  c.spec.image_h = 3;
-  c.spec.image_w = 4;
-  c.batch_size = 4;
-  c.seed = seed;
-  return c;
+  return test::small_train_config({4, {8, 12}, {10, 6}, 3, 4, 4}, seed);
 }
 
 const Dataset& tiny_data() {

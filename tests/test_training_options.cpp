@@ -288,15 +288,7 @@ TEST_CASE("ema: the update rule, and no update after a skipped G step") {
 }
 
 TrainConfig small_config() {
-  TrainConfig c;
-  c.spec.z_dim = 8;
-  c.spec.g_widths = {16, 24};
-  c.spec.d_widths = {20, 12};
-  c.spec.image_h = 6;
-  c.spec.image_w = 5;
-  c.batch_size = 8;
-  c.seed = 3;
-  return c;
+  return test::small_train_config({8, {16, 24}, {20, 12}, 6, 5, 8}, 3);
 }
 
 TrainConfig all_options() {

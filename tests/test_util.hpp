@@ -17,6 +17,7 @@
 
 #include "engine/idx.hpp"
 #include "engine/model_spec.hpp"
+#include "engine/train_config.hpp"
 #include "kernels/philox.h"
 
 namespace gan::test {
@@ -42,6 +43,27 @@ inline Dataset first_images(const Dataset& d, int count) {
   s.images.resize(static_cast<size_t>(count) * d.dim());
   s.labels.resize(static_cast<size_t>(count));
   return s;
+}
+
+// The sizes of a small model on small images, as each test file picks them.
+struct SmallModel {
+  int z_dim;
+  std::vector<int> g_widths, d_widths;
+  int image_h, image_w, batch;
+};
+
+// A TrainConfig of that model with the engine's defaults for everything else.
+inline TrainConfig small_train_config(const SmallModel& m, uint64_t seed = 0, int d_steps = 1) {
+  TrainConfig c;
+  c.spec.z_dim = m.z_dim;
+  c.spec.g_widths = m.g_widths;
+  c.spec.d_widths = m.d_widths;
+  c.spec.image_h = m.image_h;
+  c.spec.image_w = m.image_w;
+  c.batch_size = m.batch;
+  c.seed = seed;
+  c.d_steps = d_steps;
+  return c;
 }
 
 // A dense layer's description; LeakyReLU layers get the model's slope 0.2.

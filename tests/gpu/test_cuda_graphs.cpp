@@ -37,15 +37,7 @@ bool is_device_memory(const void* p) {
 }
 
 TrainConfig graph_config(uint64_t seed) {
-  TrainConfig c;
-  c.spec.z_dim = 16;
-  c.spec.g_widths = {32, 64};
-  c.spec.d_widths = {48, 24};
-  c.spec.image_h = 8;
-  c.spec.image_w = 9;
-  c.batch_size = 16;
-  c.seed = seed;
-  return c;
+  return test::small_train_config({16, {32, 64}, {48, 24}, 8, 9, 16}, seed);
 }
 
 const Dataset& graph_data() {

@@ -29,6 +29,7 @@
 #include "engine/idx.hpp"
 #include "engine/trainer.hpp"
 #include "tests/gpu/gpu_test_util.hpp"
+#include "tests/test_util.hpp"
 
 namespace {
 
@@ -36,16 +37,7 @@ using namespace gan;
 using namespace gan::gpu_test;
 
 TrainConfig small_config(int d_steps = 1) {
-  TrainConfig c;
-  c.spec.z_dim = 16;
-  c.spec.g_widths = {32, 64};
-  c.spec.d_widths = {64, 32};
-  c.spec.image_h = 12;
-  c.spec.image_w = 11;
-  c.batch_size = 32;
-  c.d_steps = d_steps;
-  c.seed = 5;
-  return c;
+  return test::small_train_config({16, {32, 64}, {64, 32}, 12, 11, 32}, 5, d_steps);
 }
 
 // Blurry blobs rather than uniform noise, so that D has something to learn.

@@ -174,15 +174,7 @@ TEST_CASE("cuda options: the weight average has the CPU's bits and skips after a
 // ---- training -------------------------------------------------------------------------
 
 TrainConfig options_config() {
-  TrainConfig c;
-  c.spec.z_dim = 16;
-  c.spec.g_widths = {32, 64};
-  c.spec.d_widths = {64, 32};
-  c.spec.image_h = 12;
-  c.spec.image_w = 11;
-  c.batch_size = 32;
-  c.d_steps = 2;
-  c.seed = 11;
+  TrainConfig c = test::small_train_config({16, {32, 64}, {64, 32}, 12, 11, 32}, 11, 2);
   c.adam_g.lr = 1e-3f;
   c.adam_d.lr = 3e-4f;
   c.spec.bn_momentum = 0.3f;
