@@ -145,6 +145,15 @@ float json_float(const nlohmann::json& v, const char* key) {
 
 }  // namespace
 
+TrainConfig TrainConfig::plain() {
+  TrainConfig c;
+  c.adam_g = c.adam_d = AdamConfig{};
+  c.d_dropout = 0.0f;
+  c.real_label = 1.0f;
+  c.g_ema = 0.0f;
+  return c;
+}
+
 TrainConfig train_config_from_json(const std::string& s) {
   TrainConfig c;
   try {
@@ -173,6 +182,13 @@ TrainConfig train_config_from_json(const std::string& s) {
     const std::string np = j.value("nan_policy", std::string("abort"));
     if (np != "abort" && np != "skip") GAN_INPUT_FAIL("unknown nan_policy '" << np << "'");
     c.nan_policy = np == "abort" ? NanPolicy::Abort : NanPolicy::Skip;
+    // The training options are absent from configurations written before them, and from
+    // any whose option is off: absent means off (the plain iteration), whatever the defaults.
+    c.d_dropout = 0.0f;
+    c.real_label = 1.0f;
+    c.g_ema = 0.0f;
+    c.sample_bn = SampleBn::Eval;
+    c.sample_bn_batch = 0;
     if (j.contains("d_dropout")) c.d_dropout = json_float(j.at("d_dropout"), "d_dropout");
     if (j.contains("real_label")) c.real_label = json_float(j.at("real_label"), "real_label");
     if (j.contains("g_ema")) c.g_ema = json_float(j.at("g_ema"), "g_ema");

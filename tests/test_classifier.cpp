@@ -194,9 +194,9 @@ TEST_CASE("classifier files: round trip and refusals that name the file") {
   refused(tmp / "junk.safetensors", "junk.safetensors");
 
   // A GAN checkpoint is not a classifier.
-  save_checkpoint(tmp / "gan.safetensors", TrainConfig{}, [] {
+  save_checkpoint(tmp / "gan.safetensors", TrainConfig::plain(), [] {
     TrainState s;
-    const TrainConfig cfg;
+    const TrainConfig cfg = TrainConfig::plain();
     for (int q = 0; q < 2; ++q) {
       const size_t n = (q == 0 ? layout_generator(cfg.spec) : layout_discriminator(cfg.spec)).param_count;
       s.params[q].assign(n, 0.0f);

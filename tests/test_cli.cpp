@@ -176,8 +176,13 @@ TEST_CASE("parse_cli: defaults, subcommands and explicit flags") {
   CHECK(a.train.epochs == 50);
   CHECK(a.train.config.batch_size == 128);
   CHECK(a.train.config.spec.z_dim == 64);
-  CHECK(a.train.config.adam_g.lr == doctest::Approx(2e-4));
+  // The default recipe of docs/quality.md.
+  CHECK(a.train.config.adam_g.lr == 1e-4f);
+  CHECK(a.train.config.adam_d.lr == 1e-4f);
   CHECK(a.train.config.adam_d.beta1 == doctest::Approx(0.5));
+  CHECK(a.train.config.real_label == 0.9f);
+  CHECK(a.train.config.g_ema == 0.999f);
+  CHECK(a.train.config.d_dropout == 0.0f);
   CHECK(a.train.explicit_flags.empty());
   const char* argv2[] = {"gan_cuda", "train", "--lr", "0.001", "--kernel", "adam=fused",
                          "--profile-steps", "3:7", "--g-loss", "minimax"};

@@ -52,9 +52,9 @@ struct SmallModel {
   int image_h, image_w, batch;
 };
 
-// A TrainConfig of that model with the engine's defaults for everything else.
+// A TrainConfig of that model, the plain iteration (TrainConfig::plain()) for the rest.
 inline TrainConfig small_train_config(const SmallModel& m, uint64_t seed = 0, int d_steps = 1) {
-  TrainConfig c;
+  TrainConfig c = TrainConfig::plain();
   c.spec.z_dim = m.z_dim;
   c.spec.g_widths = m.g_widths;
   c.spec.d_widths = m.d_widths;

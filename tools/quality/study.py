@@ -3,7 +3,9 @@
 A plan (JSON, see tools/quality/plan.json) names stages; a stage has a number of epochs, a
 list of seeds and a list of configurations, each a name and the gan_cuda flags that differ
 from the defaults. Entries may say "program": "torch" to train the recipe of another entry
-(same flags, same seed) with the PyTorch peer (tools/quality/torch_train.py) instead.
+(same flags, same seed) with the PyTorch peer (tools/quality/torch_train.py) instead, or
+"eval_of": NAME to train nothing and evaluate NAME's checkpoints again with "eval_flags"
+(e.g. ["--weights", "raw"] for a run's raw weights beside its weight average).
 
 For every (stage, configuration, seed) the study runs, in RUNS/<stage>/<name>/seed<S>/:
   gan_cuda --epochs E --seed S --out . <flags>        (or the PyTorch peer)
@@ -82,10 +84,11 @@ def run(cmd, log_path, cwd=None):
 
 
 def entry_flags(stage, entry):
-    if entry.get("program", "gan_cuda") == "torch":
-        base = next((e for e in stage["configs"] if e["name"] == entry["recipe"]), None)
+    other = entry.get("recipe") or entry.get("eval_of")
+    if other:
+        base = next((e for e in stage["configs"] if e["name"] == other), None)
         if base is None:
-            raise SystemExit(f"study: {entry['name']}: no configuration named {entry['recipe']}")
+            raise SystemExit(f"study: {entry['name']}: no configuration named {other}")
         return base.get("flags", [])
     return entry.get("flags", [])
 
@@ -102,6 +105,12 @@ def run_one(args, stage_name, stage, entry, seed):
     flags = entry_flags(stage, entry)
     program = entry.get("program", "gan_cuda")
     ckpt = os.path.join(d, "checkpoint.safetensors")
+    if entry.get("eval_of"):
+        src = os.path.join(args.runs, stage_name, entry["eval_of"], f"seed{seed}")
+        ckpt = os.path.join(src, "checkpoint.safetensors")
+        if not os.path.exists(ckpt):
+            raise SystemExit(f"study: {entry['name']} needs {ckpt} (run {entry['eval_of']} first)")
+        program = "eval only"
     gan_flags = ["--epochs", str(epochs), "--seed", str(seed), "--device", args.device] + flags
     if program == "torch":
         # The recipe (its TrainConfig) is read from the gan_cuda run of the same entry and seed.
@@ -115,10 +124,15 @@ def run_one(args, stage_name, stage, entry, seed):
     else:
         cmd = [args.gan, "--out", d, "--data", args.data, "--log-every", "500"] + gan_flags
         backend = "gan_cuda " + args.device
-    log(f"{stage_name}/{entry['name']}/seed{seed}: {' '.join(cmd[1:])}")
-    train_s = run(cmd, os.path.join(d, "train.log"))
+    train_s = None
+    if program == "eval only":
+        cmd = [args.gan, "eval", "--checkpoint", ckpt] + entry.get("eval_flags", [])
+        backend = "(the checkpoint of " + entry["eval_of"] + ")"
+    else:
+        log(f"{stage_name}/{entry['name']}/seed{seed}: {' '.join(cmd[1:])}")
+        train_s = run(cmd, os.path.join(d, "train.log"))
     eval_cmd = [args.gan, "eval", "--checkpoint", ckpt, "--out", eval_path, "--data", args.data,
-                "--device", args.device]
+                "--device", args.device] + entry.get("eval_flags", [])
     if args.classifier:
         eval_cmd += ["--classifier", args.classifier]
     eval_s = run(eval_cmd, os.path.join(d, "eval.log"))
@@ -129,7 +143,7 @@ def run_one(args, stage_name, stage, entry, seed):
             "iterations": ev.get("iteration"), "train_s": train_s, "eval_s": eval_s}
     with open(os.path.join(d, "run.json"), "w") as f:
         json.dump(info, f, indent=2)
-    log(f"  {train_s:.0f} s; " + ", ".join(f"{k} {v:.3f}" for k, v in metric_values(ev).items()))
+    log(f"  {entry['name']}/seed{seed}: {train_s or 0:.0f} s; " + ", ".join(f"{k} {v:.3f}" for k, v in metric_values(ev).items()))
     return d
 
 
@@ -159,7 +173,8 @@ def collect(args, plan):
                 summary[key] = {"mean": statistics.fmean(vals), "min": min(vals),
                                 "max": max(vals)}
             rows.append({"stage": stage_name, "name": entry["name"],
-                         "note": entry.get("note", ""), "flags": entry_flags(stage, entry),
+                         "note": entry.get("note", ""),
+                         "flags": entry_flags(stage, entry) + entry.get("eval_flags", []),
                          "program": entry.get("program", "gan_cuda"),
                          "epochs": stage["epochs"], "seeds": [r["seed"] for r in runs],
                          "runs": runs, "summary": summary})
