@@ -1,6 +1,10 @@
 /*
  * bench_command.cpp — `gan_cuda bench`: times the training iteration of engine/trainer.hpp.
  *
+ * The iteration timed is the plain one (TrainConfig::plain(): Algorithm 1 without label
+ * smoothing or G's weight average), the step the PyTorch peer runs, so that both programs do
+ * the same work; the default recipe adds one pass over G's parameters (the average).
+ *
  * Setup: loads --data, builds the trainer for --batch (CUDA graph unless --no-graph),
  * initialises the weights (optionally saving them with --save-init for the PyTorch peer,
  * tools/bench/torch_gan.py --init), counts the ops of one iteration (the first, which is the
@@ -65,7 +69,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 int run_bench(const BenchOptions& opt, std::ostream& out, std::istream& in) {
   const auto t_start = std::chrono::steady_clock::now();
   const Dataset data = load_mnist(opt.data, Split::Train);
-  TrainConfig config;
+  TrainConfig config = TrainConfig::plain();
   config.batch_size = opt.batch;
   config.seed = opt.seed;
   config.spec.image_h = data.rows;
