@@ -1,8 +1,8 @@
 """study.py — trains training recipes and scores each with `gan_cuda eval`.
 
 A plan (JSON, see tools/quality/plan.json) names stages; a stage has a number of epochs, a
-list of seeds and a list of configurations, each a name and the gan_cuda flags that differ
-from the defaults. Entries may say "program": "torch" to train the recipe of another entry
+list of seeds, optional base_flags and a list of configurations, each a name and the gan_cuda
+flags that differ from the base (a flag given again replaces the base's). Entries may say "program": "torch" to train the recipe of another entry
 (same flags, same seed) with the PyTorch peer (tools/quality/torch_train.py) instead, or
 "eval_of": NAME to train nothing and evaluate NAME's checkpoints again with "eval_flags"
 (e.g. ["--weights", "raw"] for a run's raw weights beside its weight average).
@@ -83,14 +83,27 @@ def run(cmd, log_path, cwd=None):
     return seconds
 
 
+def merge_flags(base, flags):
+    """base flags ("--name value" pairs) with those that `flags` sets again left out, then
+    `flags`: a configuration says only what differs from its stage's base_flags."""
+    given = {f for f in flags if f.startswith("--")}
+    out, i = [], 0
+    while i < len(base):
+        has_value = i + 1 < len(base) and not base[i + 1].startswith("--")
+        if base[i] not in given:
+            out += base[i:i + 1 + has_value]
+        i += 1 + has_value
+    return out + list(flags)
+
+
 def entry_flags(stage, entry):
     other = entry.get("recipe") or entry.get("eval_of")
     if other:
         base = next((e for e in stage["configs"] if e["name"] == other), None)
         if base is None:
             raise SystemExit(f"study: {entry['name']}: no configuration named {other}")
-        return base.get("flags", [])
-    return entry.get("flags", [])
+        entry = base
+    return merge_flags(stage.get("base_flags", []), entry.get("flags", []))
 
 
 def run_one(args, stage_name, stage, entry, seed):
