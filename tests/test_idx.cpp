@@ -26,6 +26,15 @@
 
 namespace fs = std::filesystem;
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GAN_HAS_ASAN_FEATURE 1
+#endif
+#endif
+#ifndef GAN_HAS_ASAN_FEATURE
+#define GAN_HAS_ASAN_FEATURE 0
+#endif
+
 namespace {
 
 using Bytes = std::vector<uint8_t>;
@@ -495,6 +504,13 @@ int parse_in_limited_child(const Bytes& b, const std::string& want, size_t extra
 }
 
 TEST_CASE("idx: a header that claims 2 GiB costs no more memory than the data it really holds") {
+#if defined(__SANITIZE_ADDRESS__) || GAN_HAS_ASAN_FEATURE
+  // AddressSanitizer reserves terabytes of address space for its shadow memory, so an
+  // address-space limit cannot bound the child (it hangs or fails at start-up there); the
+  // release suite, which CI runs too, makes this check.
+  MESSAGE("skipped under AddressSanitizer: an address-space limit cannot bound its processes");
+  return;
+#endif
   constexpr size_t kLimit = size_t(256) << 20;  // the child may grow by 256 MiB, not 2 GiB
   const uint32_t claim = 2147483647u;            // the largest payload a header may claim
   // raw: 16 bytes where the header says 2 GiB; refused before anything is allocated for it
