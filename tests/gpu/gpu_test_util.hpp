@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "engine/backend.hpp"
+#include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cuda/cuda_backend.hpp"
 
@@ -215,6 +216,33 @@ bool expect_equal(const std::string& what, const std::vector<T>& got,
   if (bad)
     FAIL_CHECK(what << ": " << bad << " of " << got.size() << " elements differ" << os.str());
   return bad == 0;
+}
+
+// Runs iterations [from, to) of a Trainer, beginning a new epoch at every epoch boundary;
+// with `log`, the metrics of each iteration are appended to it.
+inline void run(Trainer& t, int from, int to, std::vector<StepMetrics>* log = nullptr) {
+  const int per = t.iterations_per_epoch();
+  for (int i = from; i < to; ++i) {
+    if (i % per == 0) t.begin_epoch(i / per);
+    t.run_iteration();
+    if (log) log->push_back(t.metrics());
+  }
+}
+
+// Two training states equal bit for bit: parameters, Adam moments, BatchNorm statistics,
+// G's weight average, the counters and the epoch.
+inline void check_same_state(const TrainState& a, const TrainState& b) {
+  for (int q = 0; q < 2; ++q) {
+    INFO("network " << q);
+    expect_equal("params", a.params[q], b.params[q]);
+    expect_equal("adam m", a.adam_m[q], b.adam_m[q]);
+    expect_equal("adam v", a.adam_v[q], b.adam_v[q]);
+  }
+  expect_equal("bn stats", a.bn_stats, b.bn_stats);
+  expect_equal("ema", a.ema_params, b.ema_params);
+  expect_equal("ema stats", a.ema_stats, b.ema_stats);
+  CHECK(std::memcmp(&a.counters, &b.counters, sizeof(StepCounters)) == 0);
+  CHECK(a.epoch == b.epoch);
 }
 
 // Every variant of `op` in the CUDA backend's registry, selecting each in turn (and the

@@ -62,31 +62,6 @@ Dataset synthetic_data(int count, int rows, int cols) {
   return d;
 }
 
-// Runs iterations [from, to), starting a new epoch at every epoch boundary.
-void run(Trainer& t, int from, int to, std::vector<StepMetrics>* log = nullptr) {
-  const int per = t.iterations_per_epoch();
-  for (int i = from; i < to; ++i) {
-    if (i % per == 0) t.begin_epoch(i / per);
-    t.run_iteration();
-    if (log) log->push_back(t.metrics());
-  }
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-void check_same_state(const TrainState& a, const TrainState& b) {
-  for (int q = 0; q < 2; ++q) {
-    INFO("network " << q);
-    CHECK(same_bits(a.params[q], b.params[q]));
-    CHECK(same_bits(a.adam_m[q], b.adam_m[q]));
-    CHECK(same_bits(a.adam_v[q], b.adam_v[q]));
-  }
-  CHECK(same_bits(a.bn_stats, b.bn_stats));
-  CHECK(std::memcmp(&a.counters, &b.counters, sizeof(StepCounters)) == 0);
-  CHECK(a.epoch == b.epoch);
-}
 
 std::vector<float> metric_fields(const StepMetrics& m) {
   return {m.d_loss, m.d_real, m.d_fake, m.value, m.g_loss, m.g_fake};

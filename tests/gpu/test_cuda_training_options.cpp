@@ -184,26 +184,6 @@ TrainConfig options_config() {
   return c;
 }
 
-void run(Trainer& t, int from, int to, std::vector<StepMetrics>* log = nullptr) {
-  const int per = t.iterations_per_epoch();
-  for (int i = from; i < to; ++i) {
-    if (i % per == 0) t.begin_epoch(i / per);
-    t.run_iteration();
-    if (log) log->push_back(t.metrics());
-  }
-}
-
-void check_same_state(const TrainState& a, const TrainState& b) {
-  for (int q = 0; q < 2; ++q) {
-    expect_equal("params", a.params[q], b.params[q]);
-    expect_equal("adam m", a.adam_m[q], b.adam_m[q]);
-    expect_equal("adam v", a.adam_v[q], b.adam_v[q]);
-  }
-  expect_equal("bn stats", a.bn_stats, b.bn_stats);
-  expect_equal("ema", a.ema_params, b.ema_params);
-  expect_equal("ema stats", a.ema_stats, b.ema_stats);
-  CHECK(std::memcmp(&a.counters, &b.counters, sizeof(StepCounters)) == 0);
-}
 
 TEST_CASE("cuda options: training with every option tracks the CPU, replays and resumes") {
   const TrainConfig cfg = options_config();
