@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "engine/model_spec.hpp"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace gan {
 
@@ -101,7 +101,7 @@ struct AdamConfig {
   float lr = 2e-4f, beta1 = 0.5f, beta2 = 0.999f, eps = 1e-8f;
 };
 
-// Inverted dropout after a layer's activation (kernels/dropout_mask.h): element e of the
+// Inverted dropout after a layer's activation (engine/dropout_mask.h): element e of the
 // layer's [rows, out] output is kept (and multiplied by 1 / (1 - p)) or zeroed by the mask of
 // (seed, draw, layer, e), draw = (*counter) * k_mul + k_add read from backend memory when the
 // op runs (so a replayed graph draws a fresh mask).

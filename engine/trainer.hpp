@@ -8,7 +8,7 @@
  *              momentum --bn-momentum)
  *     x_real = batch (cursor + j) of this epoch's permutation  [B, image_dim] in [0, 1]
  *     D forward on the 2B rows [x_real; x_fake] (with --d-dropout P: inverted dropout after
- *     each hidden LeakyReLU, mask of draw iteration*(k+1) + j, kernels/dropout_mask.h);
+ *     each hidden LeakyReLU, mask of draw iteration*(k+1) + j, engine/dropout_mask.h);
  *     D loss BCE(real, L) + BCE(fake, 0) with L = --real-label (1 by default);
  *     D gradients (through the same masks); Adam on D with lr --lr-d (skipped if the loss
  *     or a gradient is non-finite)

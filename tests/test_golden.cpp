@@ -40,7 +40,7 @@
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/data_pipeline_cpu.hpp"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 #include "tests/golden_reference.hpp"
 
 using namespace gan;

@@ -18,7 +18,7 @@
 #include "engine/backend.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/data_pipeline_cpu.hpp"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace {
 

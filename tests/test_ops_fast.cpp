@@ -36,7 +36,7 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/gemm_fast.hpp"
 #include "kernels/cpu/thread_pool.hpp"
-#include "kernels/dropout_mask.h"
+#include "engine/dropout_mask.h"
 #include "tests/test_util.hpp"
 
 namespace {

@@ -1,5 +1,5 @@
 /*
- * test_philox.cpp — the counter-based generator of kernels/philox.h.
+ * test_philox.cpp — the counter-based generator of engine/philox.h.
  *
  * Known answers of Philox4x32-10 from Random123's kat_vectors, mapped onto our arguments:
  * counter words (c0, c1, c2, c3) = (block lo, block hi, stream lo, stream hi) and key words
@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace {
 

@@ -34,7 +34,7 @@
 #include "kernels/cpu/dropout_cpu.hpp"
 #include "kernels/cpu/ema_cpu.hpp"
 #include "kernels/cpu/linear_bn_act_cpu.hpp"
-#include "kernels/dropout_mask.h"
+#include "engine/dropout_mask.h"
 #include "tests/process_runner.hpp"
 #include "tests/test_util.hpp"
 

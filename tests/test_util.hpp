@@ -18,7 +18,7 @@
 #include "engine/idx.hpp"
 #include "engine/model_spec.hpp"
 #include "engine/train_config.hpp"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace gan::test {
 

@@ -1,4 +1,4 @@
-"""philox.py — the engine's counter-based random numbers (kernels/philox.h) in Python.
+"""philox.py — the engine's counter-based random numbers (engine/philox.h) in Python.
 
 Philox4x32-10 keyed by the seed, counter = (block, stream), block = index // 4 picking a
 4-word output and index % 4 the word in it. Streams carry their purpose in the top byte.

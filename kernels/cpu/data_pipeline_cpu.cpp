@@ -7,7 +7,7 @@
 #include <numeric>
 #include <vector>
 
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace gan::cpu {
 

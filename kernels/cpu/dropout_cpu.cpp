@@ -1,10 +1,10 @@
 /*
- * dropout_cpu.cpp — reference inverted dropout: the mask of kernels/dropout_mask.h applied
+ * dropout_cpu.cpp — reference inverted dropout: the mask of engine/dropout_mask.h applied
  * elementwise.
  */
 #include "kernels/cpu/dropout_cpu.hpp"
 
-#include "kernels/dropout_mask.h"
+#include "engine/dropout_mask.h"
 
 namespace gan::cpu {
 

@@ -1,5 +1,5 @@
 /*
- * dropout_cpu.hpp — reference inverted dropout of a layer's output (kernels/dropout_mask.h).
+ * dropout_cpu.hpp — reference inverted dropout of a layer's output (engine/dropout_mask.h).
  *
  * Over y [rows, out] flattened to n = rows * out elements, with keep(e) the mask of
  * (seed, stream, layer, e) and scale = dropout_scale(p):

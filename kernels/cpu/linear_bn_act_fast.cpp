@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "engine/error.hpp"
-#include "kernels/dropout_mask.h"
+#include "engine/dropout_mask.h"
 
 namespace gan::cpu {
 

@@ -1,7 +1,7 @@
 /*
  * data_pipeline.cu — the data side of an iteration on the GPU: per-epoch shuffle, batch
  * gather, Gaussian noise, and the end-of-iteration counter update (the CPU reference is
- * kernels/cpu/data_pipeline_cpu.cpp; both draw from kernels/philox.h, so they agree bit for
+ * kernels/cpu/data_pipeline_cpu.cpp; both draw from engine/philox.h, so they agree bit for
  * bit — noise up to a rounding tie of the double-precision Box-Muller).
  *
  *   shuffle   perm = 0..n-1 sorted stably by key philox_u32(seed, Shuffle:epoch, i):
@@ -23,7 +23,7 @@
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_context.cuh"
 #include "kernels/cuda/cuda_ops.hpp"
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace gan::gpu {
 namespace {

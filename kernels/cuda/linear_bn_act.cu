@@ -24,7 +24,7 @@
  * Column sums accumulate in double, as the CPU reference does.
  *
  * Dropout (dense_forward_dropout / dense_backward_dropout, layers without BatchNorm): the
- * fused elementwise pass of the forward applies the mask of kernels/dropout_mask.h after the
+ * fused elementwise pass of the forward applies the mask of engine/dropout_mask.h after the
  * activation (y = keep ? act(h) / (1 - p) : 0), and the fused backward pass multiplies dy by
  * the recomputed mask and 1 / (1 - p) before the activation's derivative; the draw number is
  * read from device memory in the kernel. Same roundings as the CPU reference
@@ -37,7 +37,7 @@
 #include "kernels/cuda/cuda_context.cuh"
 #include "kernels/cuda/cuda_ops.hpp"
 #include "kernels/cuda/device_math.cuh"
-#include "kernels/dropout_mask.h"
+#include "engine/dropout_mask.h"
 
 namespace gan::gpu {
 namespace {

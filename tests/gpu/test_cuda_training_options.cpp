@@ -27,7 +27,7 @@
 #include "engine/checkpoint.hpp"
 #include "engine/idx.hpp"
 #include "engine/trainer.hpp"
-#include "kernels/dropout_mask.h"
+#include "engine/dropout_mask.h"
 #include "tests/gpu/gpu_test_util.hpp"
 #include "tests/test_util.hpp"
 

@@ -15,7 +15,7 @@
 
 #include <cstdint>
 
-#include "kernels/philox.h"
+#include "engine/philox.h"
 
 namespace gan {
 

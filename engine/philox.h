@@ -88,7 +88,7 @@ enum class Stream : uint64_t {
   FixedNoise = 4,    // the fixed noise batch of the sample grids
   Sample = 5,        // `gan_cuda sample`: index = user seed
   Eval = 6,          // evaluation noise
-  Dropout = 7,       // D's dropout masks: index = draw number (kernels/dropout_mask.h)
+  Dropout = 7,       // D's dropout masks: index = draw number (engine/dropout_mask.h)
 };
 
 GAN_HD uint64_t stream_id(Stream purpose, uint64_t index) {
