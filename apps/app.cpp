@@ -5,7 +5,7 @@
 
 #include <iostream>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 #ifndef GAN_DEFAULT_DATA
 #define GAN_DEFAULT_DATA "data/mnist"

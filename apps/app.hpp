@@ -15,7 +15,7 @@
 #include "engine/backend.hpp"
 #include "engine/cli_options.hpp"
 #include "engine/device_probe.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan {
 

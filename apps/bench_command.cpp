@@ -33,11 +33,11 @@
 #include <vector>
 
 #include "apps/app.hpp"
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/counting_backend.hpp"
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
 #include "engine/iteration_cost.hpp"
 #include "engine/sample_stats.hpp"
 #include "engine/trainer.hpp"

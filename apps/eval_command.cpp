@@ -17,11 +17,11 @@
 #include "apps/app.hpp"
 #include "apps/eval_classifier.hpp"
 #include "apps/generator_choice.hpp"
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "engine/gan_eval.hpp"
-#include "engine/idx.hpp"
+#include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"
 
 namespace gan {

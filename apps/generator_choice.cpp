@@ -3,7 +3,7 @@
  */
 #include "apps/generator_choice.hpp"
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan {
 

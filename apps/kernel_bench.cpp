@@ -16,8 +16,8 @@
 #include <sstream>
 
 #include "apps/app.hpp"
-#include "engine/atomic_file.hpp"
-#include "engine/error.hpp"
+#include "engine/io/atomic_file.hpp"
+#include "engine/base/error.hpp"
 #include "engine/model_spec.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 

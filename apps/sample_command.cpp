@@ -8,9 +8,9 @@
 #include "apps/app.hpp"
 #include "apps/generator_choice.hpp"
 #include "engine/checkpoint.hpp"
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
-#include "engine/image_grid.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
+#include "engine/io/image_grid.hpp"
 #include "engine/trainer.hpp"
 
 namespace gan {

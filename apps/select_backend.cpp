@@ -4,7 +4,7 @@
  */
 #include "apps/app.hpp"
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #ifdef GAN_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.hpp"

@@ -8,10 +8,10 @@
 
 #include "apps/app.hpp"
 #include "apps/eval_classifier.hpp"
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/classifier_file.hpp"
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
 
 namespace gan {
 

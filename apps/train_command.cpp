@@ -27,13 +27,13 @@
 #include "apps/generator_choice.hpp"
 #include "apps/train_log.hpp"
 #include "apps/training_eval.hpp"
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
-#include "engine/image_grid.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
+#include "engine/io/image_grid.hpp"
 #include "engine/interrupt.hpp"
-#include "engine/progress_gif.hpp"
+#include "engine/io/progress_gif.hpp"
 #include "engine/trainer.hpp"
 
 namespace gan {
@@ -93,7 +93,7 @@ void check_resumed_state(const TrainState& s, const TrainConfig& c, int data_cou
 }
 
 // Removes what writes cut short by a kill left in the output directory: temporary files
-// "<name>.tmp.XXXXXX" of the files this command replaces (engine/atomic_file.hpp).
+// "<name>.tmp.XXXXXX" of the files this command replaces (engine/io/atomic_file.hpp).
 int remove_unfinished_writes(const std::string& out_dir, const std::string& samples_dir) {
   namespace fs = std::filesystem;
   auto ours = [](const std::string& name, bool sample) {

@@ -14,7 +14,7 @@
 #include <ostream>
 #include <string>
 
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/backend.hpp"
 
 namespace gan {

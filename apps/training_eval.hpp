@@ -16,7 +16,7 @@
 #include <string>
 
 #include "engine/cli_options.hpp"
-#include "engine/idx.hpp"
+#include "engine/io/idx.hpp"
 
 namespace gan {
 

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
-#include "engine/error.hpp"
-#include "engine/safetensors.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/safetensors.hpp"
 
 namespace gan {
 

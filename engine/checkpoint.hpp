@@ -15,7 +15,7 @@
  * state is here too: Philox streams are addressed by
  * seed + counters). A weights-only checkpoint (for sharing) omits the adam.* tensors.
  *
- * Saving refuses non-finite values and writes atomically (engine/atomic_file.hpp).
+ * Saving refuses non-finite values and writes atomically (engine/io/atomic_file.hpp).
  */
 #pragma once
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstddef>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan {
 

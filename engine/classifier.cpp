@@ -8,8 +8,8 @@
 #include <cstddef>
 
 #include "engine/backend_buffer.hpp"
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
 
 namespace gan {
 

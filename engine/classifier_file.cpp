@@ -6,8 +6,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "engine/error.hpp"
-#include "engine/safetensors.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/safetensors.hpp"
 
 namespace gan {
 

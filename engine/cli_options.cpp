@@ -6,7 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan {
 

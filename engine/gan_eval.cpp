@@ -11,8 +11,8 @@
 #include <sstream>
 
 #include "engine/classifier.hpp"
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
 #include "engine/pairwise_distance.hpp"
 
 namespace gan {

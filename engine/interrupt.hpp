@@ -5,7 +5,7 @@
  * it then finishes that step, writes a checkpoint, says where it is and exits with
  * 128 + the signal number (130 for SIGINT, 143 for SIGTERM). A second signal ends the
  * process at once (_exit) with the same status. Checkpoints are replaced atomically
- * (engine/atomic_file.hpp), so the last complete one stays intact either way; what a
+ * (engine/io/atomic_file.hpp), so the last complete one stays intact either way; what a
  * write cut short leaves is a temporary file beside it, which the next run removes.
  *
  * Handlers are installed with SA_RESTART, so a system call that the first signal

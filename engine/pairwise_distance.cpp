@@ -9,7 +9,7 @@
 #include <limits>
 
 #include "engine/backend_buffer.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan {
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstddef>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "engine/pairwise_distance.hpp"
 
 namespace gan {

@@ -3,7 +3,7 @@
  */
 #include "engine/precision_recall.hpp"
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "engine/pairwise_distance.hpp"
 
 namespace gan {

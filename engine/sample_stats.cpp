@@ -7,7 +7,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan {
 

@@ -9,7 +9,7 @@
 #include <vector>
 #include <nlohmann/json.hpp>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan {
 

@@ -9,8 +9,8 @@
 #include <sstream>
 #include <string>
 
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
 
 namespace gan {
 

@@ -7,8 +7,8 @@
 #include <set>
 #include <sstream>
 
-#include "engine/atomic_file.hpp"
-#include "engine/error.hpp"
+#include "engine/io/atomic_file.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan {
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "engine/counting_backend.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan::test {
 

@@ -14,7 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "engine/idx.hpp"
+#include "engine/io/idx.hpp"
 
 namespace gan::test {
 

@@ -12,9 +12,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
-#include "engine/idx.hpp"
+#include "engine/io/idx.hpp"
 #include "tests/process_runner.hpp"
 
 namespace {

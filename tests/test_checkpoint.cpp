@@ -7,10 +7,10 @@
 
 #include <cmath>
 
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
-#include "engine/error.hpp"
-#include "engine/safetensors.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/safetensors.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/process_runner.hpp"
 #include "tests/test_util.hpp"

@@ -13,13 +13,13 @@
 #include <string>
 
 #include "apps/eval_classifier.hpp"
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/classifier.hpp"
 #include "engine/classifier_file.hpp"
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
-#include "engine/safetensors.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
+#include "engine/io/safetensors.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/process_runner.hpp"
 

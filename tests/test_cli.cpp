@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/cli_options.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "tests/process_runner.hpp"
 
 namespace {

@@ -12,7 +12,7 @@
 
 #include "apps/app.hpp"
 #include "engine/device_probe.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "tests/gpu_suite_gate.hpp"
 
 namespace {

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "engine/frechet.hpp"
 #include "engine/sym_eigen.hpp"
 #include "tests/test_util.hpp"

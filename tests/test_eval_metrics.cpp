@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/class_histogram.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "engine/pairwise_distance.hpp"
 #include "engine/parzen.hpp"
 #include "engine/precision_recall.hpp"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/backend.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/data_pipeline_cpu.hpp"
 #include "kernels/cpu/gather_labels_cpu.hpp"

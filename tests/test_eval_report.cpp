@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "engine/classifier.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "engine/gan_eval.hpp"
-#include "engine/idx.hpp"
+#include "engine/io/idx.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/test_util.hpp"
 

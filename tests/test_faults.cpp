@@ -26,11 +26,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
-#include "engine/safetensors.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
+#include "engine/io/safetensors.hpp"
 #include "engine/train_config.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"

@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/atomic_file.hpp"
-#include "engine/error.hpp"
-#include "engine/gif_writer.hpp"
-#include "engine/image_grid.hpp"
-#include "engine/progress_gif.hpp"
+#include "engine/io/atomic_file.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/gif_writer.hpp"
+#include "engine/io/image_grid.hpp"
+#include "engine/io/progress_gif.hpp"
 #include "tests/process_runner.hpp"
 
 namespace {
@@ -138,7 +138,7 @@ TEST_CASE("progress GIF: epoch grids in order with a growing bar") {
   write_file_atomic(tmp / "notes.png", std::string("not a grid"));  // ignored: not epoch_N
   CHECK(write_progress_gif(tmp.path(), tmp / "progress.gif") == 3);
   const Decoded d = decode(read_file(tmp / "progress.gif"));
-  const int gw = 2 * (4 + 2) + 2, gh = gw;  // engine/image_grid.hpp layout
+  const int gw = 2 * (4 + 2) + 2, gh = gw;  // engine/io/image_grid.hpp layout
   CHECK(d.w == gw);
   CHECK(d.h == gh + 6);
   REQUIRE(d.frames.size() == 3);

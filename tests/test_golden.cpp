@@ -33,8 +33,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
 #include "engine/model_spec.hpp"
 #include "engine/train_config.hpp"
 #include "engine/trainer.hpp"

@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/atomic_file.hpp"
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
+#include "engine/io/atomic_file.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
 #include "tests/process_runner.hpp"
 
 namespace fs = std::filesystem;

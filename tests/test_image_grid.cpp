@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/atomic_file.hpp"
-#include "engine/error.hpp"
-#include "engine/image_grid.hpp"
+#include "engine/io/atomic_file.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/image_grid.hpp"
 
 namespace {
 

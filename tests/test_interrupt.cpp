@@ -30,9 +30,9 @@
 #include <thread>
 #include <vector>
 
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
-#include "engine/idx.hpp"
+#include "engine/io/idx.hpp"
 #include "tests/process_runner.hpp"
 
 namespace {

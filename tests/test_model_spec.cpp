@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "engine/model_spec.hpp"
 
 namespace {

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "engine/backend.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/linear_bn_act_cpu.hpp"
 #include "tests/test_util.hpp"

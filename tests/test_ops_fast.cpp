@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "engine/backend.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/adam_cpu.hpp"
 #include "kernels/cpu/adam_fast.hpp"

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "engine/backend.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/d_head_bce_cpu.hpp"
 #include "tests/test_util.hpp"

@@ -19,10 +19,10 @@
 #include <vector>
 
 #include "apps/app.hpp"
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/cli_options.hpp"
-#include "engine/idx.hpp"
+#include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/process_runner.hpp"

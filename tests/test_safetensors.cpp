@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/error.hpp"
-#include "engine/safetensors.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/safetensors.hpp"
 
 using namespace gan;
 

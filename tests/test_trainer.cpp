@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "engine/counting_backend.hpp"
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/test_util.hpp"

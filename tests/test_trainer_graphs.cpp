@@ -9,8 +9,8 @@
 
 #include <string>
 
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/graph_recording_backend.hpp"

@@ -10,12 +10,12 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/cli_options.hpp"
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
-#include "engine/safetensors.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
+#include "engine/io/safetensors.hpp"
 #include "tests/process_runner.hpp"
 #include "tests/test_util.hpp"
 

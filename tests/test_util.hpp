@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/idx.hpp"
+#include "engine/io/idx.hpp"
 #include "engine/model_spec.hpp"
 #include "engine/train_config.hpp"
 #include "engine/philox.h"

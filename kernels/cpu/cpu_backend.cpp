@@ -15,7 +15,7 @@
 #include <fstream>
 #include <new>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "kernels/cpu/adam_cpu.hpp"
 #include "kernels/cpu/adam_fast.hpp"
 #include "kernels/cpu/d_head_bce_cpu.hpp"

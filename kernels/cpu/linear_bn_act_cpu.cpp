@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "kernels/cpu/gemm_cpu.hpp"
 
 namespace gan::cpu {

@@ -5,7 +5,7 @@
 
 #include <sched.h>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan::cpu {
 

@@ -29,7 +29,7 @@
 #include <sstream>
 #include <vector>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_context.cuh"
 #include "kernels/cuda/eval_ops.hpp"

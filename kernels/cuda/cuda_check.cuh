@@ -16,7 +16,7 @@
 
 #include <string>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan::gpu {
 

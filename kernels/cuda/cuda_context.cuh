@@ -25,7 +25,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "kernels/cuda/cuda_check.cuh"
 
 namespace gan::gpu {

@@ -19,7 +19,7 @@
 #include <cub/device/device_radix_sort.cuh>
 #include <cstdint>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_context.cuh"
 #include "kernels/cuda/cuda_ops.hpp"

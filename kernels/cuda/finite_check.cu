@@ -15,7 +15,7 @@
 
 #include <cstdint>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_context.cuh"
 #include "kernels/cuda/cuda_ops.hpp"

@@ -5,7 +5,7 @@
 
 #include <sstream>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan::gpu {
 namespace {

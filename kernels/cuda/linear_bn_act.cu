@@ -32,7 +32,7 @@
  */
 #include <cuda_runtime.h>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_context.cuh"
 #include "kernels/cuda/cuda_ops.hpp"

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "engine/cli_options.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "engine/train_config.hpp"
 
 namespace {

@@ -1,5 +1,5 @@
 /*
- * fuzz_idx.cpp — libFuzzer target for the IDX parser (engine/idx.hpp), raw and gzip.
+ * fuzz_idx.cpp — libFuzzer target for the IDX parser (engine/io/idx.hpp), raw and gzip.
  *
  * The input is an IDX file as it would be read from disk; a gzip stream is recognised by
  * its magic 1f 8b exactly as read_idx does. Each input is parsed with every expected
@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int rank : {0, 1, 3}) {

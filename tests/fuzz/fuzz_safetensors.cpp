@@ -1,6 +1,6 @@
 /*
  * fuzz_safetensors.cpp — libFuzzer target for the safetensors reader and the checkpoint
- * loader built on it (engine/safetensors.hpp, engine/checkpoint.hpp).
+ * loader built on it (engine/io/safetensors.hpp, engine/checkpoint.hpp).
  *
  * The input is a file's bytes. SafetensorsFile::parse must either throw gan::InputError or
  * return a file whose every tensor holds numel * dtype size bytes and reads back through
@@ -21,11 +21,11 @@
 #include <filesystem>
 #include <string>
 
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "engine/model_spec.hpp"
-#include "engine/safetensors.hpp"
+#include "engine/io/safetensors.hpp"
 
 namespace {
 

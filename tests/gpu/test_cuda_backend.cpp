@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "engine/backend.hpp"
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 #include "tests/gpu/gpu_test_util.hpp"
 #include "tests/test_util.hpp"
 

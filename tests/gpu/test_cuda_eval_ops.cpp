@@ -13,7 +13,7 @@
 
 #include "engine/classifier.hpp"
 #include "engine/gan_eval.hpp"
-#include "engine/idx.hpp"
+#include "engine/io/idx.hpp"
 #include "engine/pairwise_distance.hpp"
 #include "engine/parzen.hpp"
 #include "kernels/cpu/cpu_backend.hpp"

@@ -17,8 +17,8 @@
 #include <memory>
 #include <vector>
 
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cuda/cuda_context.cuh"
 #include "tests/gpu/gpu_test_util.hpp"

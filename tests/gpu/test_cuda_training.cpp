@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "engine/checkpoint.hpp"
-#include "engine/error.hpp"
-#include "engine/idx.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"
 #include "tests/gpu/gpu_test_util.hpp"
 #include "tests/test_util.hpp"

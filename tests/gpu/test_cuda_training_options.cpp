@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "engine/checkpoint.hpp"
-#include "engine/idx.hpp"
+#include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"
 #include "engine/dropout_mask.h"
 #include "tests/gpu/gpu_test_util.hpp"

@@ -256,7 +256,7 @@ MODES = ("eager", "compile-default", "compile-reduce-overhead", "compile-max-aut
 
 def load_idx_images(data_dir):
     """uint8 [count, rows * cols] and (rows, cols) from <dir>/train-images-idx3-ubyte[.gz]
-    (the raw file preferred, as engine/idx.hpp does)."""
+    (the raw file preferred, as engine/io/idx.hpp does)."""
     import numpy as np
 
     for name in ("train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"):

@@ -55,8 +55,8 @@ TARGETS = {
                            "*test_faults.cpp", "*test_resume.cpp"],
     "apps/train_command.cpp": ["*test_resume.cpp", "*test_app_e2e.cpp", "*test_cli.cpp",
                                "*test_interrupt.cpp", "*test_faults.cpp"],
-    "engine/idx.cpp": ["*test_idx.cpp"],
-    "engine/safetensors.cpp": ["*test_safetensors.cpp", "*test_checkpoint.cpp"],
+    "engine/io/idx.cpp": ["*test_idx.cpp"],
+    "engine/io/safetensors.cpp": ["*test_safetensors.cpp", "*test_checkpoint.cpp"],
     "engine/checkpoint.cpp": ["*test_checkpoint.cpp", "*test_resume.cpp", "*test_golden.cpp"],
 }
 

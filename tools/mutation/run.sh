@@ -3,7 +3,7 @@
 # universalmutator into a virtual environment under build/ on first use, then passes its
 # arguments on, e.g.
 #   tools/mutation/run.sh                                    # every target, 12 mutants each
-#   tools/mutation/run.sh --per-file 8 --files engine/idx.cpp engine/checkpoint.cpp
+#   tools/mutation/run.sh --per-file 8 --files engine/io/idx.cpp engine/checkpoint.cpp
 # Needs what the CPU build needs (tools/install-deps.sh), python3 with venv, and ccache
 # (optional, makes the rebuilds incremental). Not part of CI: a full run takes about an hour
 # on 2 cores.

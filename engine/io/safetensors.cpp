@@ -7,7 +7,7 @@
  * data_offsets [begin, end] inside the buffer with end - begin = numel * dtype size; the
  * entries sorted by offset tile the buffer exactly; "__metadata__" an object of strings.
  */
-#include "engine/safetensors.hpp"
+#include "engine/io/safetensors.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -16,8 +16,8 @@
 #include <set>
 #include <sstream>
 
-#include "engine/atomic_file.hpp"
-#include "engine/error.hpp"
+#include "engine/io/atomic_file.hpp"
+#include "engine/base/error.hpp"
 
 // Tensor bytes are stored little-endian and copied straight to and from host values.
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)

@@ -1,14 +1,14 @@
 /*
  * gif_writer.cpp — giflib's encoder writing into a memory buffer.
  */
-#include "engine/gif_writer.hpp"
+#include "engine/io/gif_writer.hpp"
 
 #include <gif_lib.h>
 
 #include <cstring>
 
-#include "engine/atomic_file.hpp"
-#include "engine/error.hpp"
+#include "engine/io/atomic_file.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan {
 

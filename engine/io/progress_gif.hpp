@@ -1,6 +1,6 @@
 /*
  * progress_gif.hpp — the animation of training progress: the per-epoch sample grids
- * (<dir>/epoch_NNN.png, engine/image_grid.hpp) assembled into one looping GIF.
+ * (<dir>/epoch_NNN.png, engine/io/image_grid.hpp) assembled into one looping GIF.
  *
  * Frames follow the epoch numbers. With more than kMaxProgressFrames grids, an evenly spaced
  * subset is used that keeps the first and the last. Below each grid is a 6-pixel strip with

@@ -1,7 +1,7 @@
 /*
  * atomic_file.cpp — temporary file + fsync + rename + directory fsync, and plain reads.
  */
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "engine/error.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan {
 

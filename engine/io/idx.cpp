@@ -2,7 +2,7 @@
  * idx.cpp — IDX parsing through a byte reader (raw buffer or incremental gzip inflate),
  * MNIST split loading with cross-file checks, and IDX writing (optionally gzip).
  */
-#include "engine/idx.hpp"
+#include "engine/io/idx.hpp"
 
 #include <zlib.h>
 
@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <limits>
 
-#include "engine/atomic_file.hpp"
-#include "engine/error.hpp"
+#include "engine/io/atomic_file.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan {
 

@@ -1,7 +1,7 @@
 /*
  * progress_gif.cpp — epoch grids (decoded with stb_image) to GIF frames with a progress bar.
  */
-#include "engine/progress_gif.hpp"
+#include "engine/io/progress_gif.hpp"
 
 #include <stb_image.h>
 
@@ -10,9 +10,9 @@
 #include <map>
 #include <regex>
 
-#include "engine/atomic_file.hpp"
-#include "engine/error.hpp"
-#include "engine/gif_writer.hpp"
+#include "engine/io/atomic_file.hpp"
+#include "engine/base/error.hpp"
+#include "engine/io/gif_writer.hpp"
 
 namespace gan {
 

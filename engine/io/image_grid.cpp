@@ -1,15 +1,15 @@
 /*
  * image_grid.cpp — grid layout in an 8-bit buffer, then PNG encoding through stb_image_write.
  */
-#include "engine/image_grid.hpp"
+#include "engine/io/image_grid.hpp"
 
 #include <stb_image_write.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "engine/atomic_file.hpp"
-#include "engine/error.hpp"
+#include "engine/io/atomic_file.hpp"
+#include "engine/base/error.hpp"
 
 namespace gan {
 
