@@ -39,7 +39,7 @@
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"
 #include "engine/iteration_cost.hpp"
-#include "engine/sample_stats.hpp"
+#include "engine/eval/sample_stats.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 

@@ -14,8 +14,8 @@
 #include <string>
 
 #include "engine/backend.hpp"
-#include "engine/classifier.hpp"
-#include "engine/classifier_file.hpp"
+#include "engine/eval/classifier.hpp"
+#include "engine/eval/classifier_file.hpp"
 
 namespace gan {
 

@@ -1,5 +1,5 @@
 /*
- * eval_command.cpp — `gan_cuda eval`: the metrics of engine/gan_eval.hpp for a checkpoint's
+ * eval_command.cpp — `gan_cuda eval`: the metrics of engine/eval/gan_eval.hpp for a checkpoint's
  * generator, as a JSON file and a table.
  *
  * Samples: --samples N (default 10,000, the paper's Parzen protocol) from noise stream
@@ -20,7 +20,7 @@
 #include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/base/error.hpp"
-#include "engine/gan_eval.hpp"
+#include "engine/eval/gan_eval.hpp"
 #include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"
 

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "engine/backend.hpp"
-#include "engine/sample_stats.hpp"
+#include "engine/eval/sample_stats.hpp"
 #include "engine/train_config.hpp"
 
 namespace gan {

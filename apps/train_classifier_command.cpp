@@ -1,7 +1,7 @@
 /*
  * train_classifier_command.cpp — `gan_cuda train-classifier`: the evaluation's digit
- * classifier (engine/classifier.hpp) trained on the training split of --data, its accuracy on
- * the test split reported and stored in the file (engine/classifier_file.hpp).
+ * classifier (engine/eval/classifier.hpp) trained on the training split of --data, its accuracy on
+ * the test split reported and stored in the file (engine/eval/classifier_file.hpp).
  */
 #include <cstdio>
 #include <filesystem>
@@ -9,7 +9,7 @@
 #include "apps/app.hpp"
 #include "apps/eval_classifier.hpp"
 #include "engine/io/atomic_file.hpp"
-#include "engine/classifier_file.hpp"
+#include "engine/eval/classifier_file.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"
 

@@ -10,9 +10,9 @@
 #include "apps/eval_classifier.hpp"
 #include "apps/train_log.hpp"
 #include "engine/io/atomic_file.hpp"
-#include "engine/classifier.hpp"
+#include "engine/eval/classifier.hpp"
 #include "engine/base/error.hpp"
-#include "engine/gan_eval.hpp"
+#include "engine/eval/gan_eval.hpp"
 #include "engine/trainer.hpp"
 
 namespace gan {

@@ -1,5 +1,5 @@
 /*
- * training_eval.hpp — `--eval-every N`: the metrics of engine/gan_eval.hpp during training.
+ * training_eval.hpp — `--eval-every N`: the metrics of engine/eval/gan_eval.hpp during training.
  *
  * Every N epochs (and after the last epoch) the generator draws --eval-samples images from
  * noise stream Eval:0 (the same noise each time; BatchNorm in eval mode) and the evaluation

@@ -224,7 +224,7 @@ class Backend {
   // c->iteration += 1, c->batch_cursor += d_steps.
   virtual void end_iteration(StepCounters* c, int d_steps) = 0;
 
-  // ---- evaluation and the digit classifier (engine/gan_eval.hpp, classifier.hpp) ----
+  // ---- evaluation and the digit classifier (engine/eval/gan_eval.hpp, classifier.hpp) ----
   // C[M,N] = alpha op(A) op(B) + beta C, all row-major, op = transpose when asked: A is
   // [M,K] ([K,M] if trans_a), B [K,N] ([N,K] if trans_b). Always full FP32 (never TF32):
   // the evaluation's distances are differences of large products.

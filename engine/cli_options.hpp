@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/classifier.hpp"
+#include "engine/eval/classifier.hpp"
 #include "engine/train_config.hpp"
 
 namespace gan {

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/io/atomic_file.hpp"
-#include "engine/classifier_file.hpp"
+#include "engine/eval/classifier_file.hpp"
 #include "engine/cli_options.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"

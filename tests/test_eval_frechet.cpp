@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "engine/base/error.hpp"
-#include "engine/frechet.hpp"
-#include "engine/sym_eigen.hpp"
+#include "engine/eval/frechet.hpp"
+#include "engine/eval/sym_eigen.hpp"
 #include "tests/test_util.hpp"
 
 namespace {

@@ -11,11 +11,11 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/class_histogram.hpp"
+#include "engine/eval/class_histogram.hpp"
 #include "engine/base/error.hpp"
-#include "engine/pairwise_distance.hpp"
-#include "engine/parzen.hpp"
-#include "engine/precision_recall.hpp"
+#include "engine/eval/pairwise_distance.hpp"
+#include "engine/eval/parzen.hpp"
+#include "engine/eval/precision_recall.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/test_util.hpp"
 

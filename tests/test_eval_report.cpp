@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/classifier.hpp"
+#include "engine/eval/classifier.hpp"
 #include "engine/base/error.hpp"
-#include "engine/gan_eval.hpp"
+#include "engine/eval/gan_eval.hpp"
 #include "engine/io/idx.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/test_util.hpp"

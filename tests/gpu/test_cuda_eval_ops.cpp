@@ -11,11 +11,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/classifier.hpp"
-#include "engine/gan_eval.hpp"
+#include "engine/eval/classifier.hpp"
+#include "engine/eval/gan_eval.hpp"
 #include "engine/io/idx.hpp"
-#include "engine/pairwise_distance.hpp"
-#include "engine/parzen.hpp"
+#include "engine/eval/pairwise_distance.hpp"
+#include "engine/eval/parzen.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cuda/cuda_backend.hpp"
 #include "tests/gpu/gpu_test_util.hpp"

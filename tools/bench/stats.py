@@ -1,4 +1,4 @@
-"""stats.py — order statistics of timing samples, the same as engine/sample_stats.hpp.
+"""stats.py — order statistics of timing samples, the same as engine/eval/sample_stats.hpp.
 
 percentile(v, q) interpolates linearly between the closest ranks (NumPy's default): with v
 sorted, position q/100 * (n - 1). summarize(v) gives n, median, p10, p90, mean, min, max.

@@ -1,7 +1,7 @@
 /*
  * classifier.cpp — layout, initialisation, training loop and inference of the digit MLP.
  */
-#include "engine/classifier.hpp"
+#include "engine/eval/classifier.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,14 +1,14 @@
 /*
  * parzen.cpp — Parzen log-likelihoods: distance chunks from the backend, log-sum-exp in double.
  */
-#include "engine/parzen.hpp"
+#include "engine/eval/parzen.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 
 #include "engine/base/error.hpp"
-#include "engine/pairwise_distance.hpp"
+#include "engine/eval/pairwise_distance.hpp"
 
 namespace gan {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/classifier.hpp"
+#include "engine/eval/classifier.hpp"
 
 namespace gan {
 

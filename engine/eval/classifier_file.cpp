@@ -1,7 +1,7 @@
 /*
  * classifier_file.cpp — ClassifierFile <-> safetensors.
  */
-#include "engine/classifier_file.hpp"
+#include "engine/eval/classifier_file.hpp"
 
 #include <cmath>
 #include <nlohmann/json.hpp>

@@ -1,14 +1,14 @@
 /*
  * frechet.cpp — mean/covariance in double and the Fréchet distance via symmetric square roots.
  */
-#include "engine/frechet.hpp"
+#include "engine/eval/frechet.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 
 #include "engine/base/error.hpp"
-#include "engine/sym_eigen.hpp"
+#include "engine/eval/sym_eigen.hpp"
 
 namespace gan {
 

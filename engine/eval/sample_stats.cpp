@@ -1,7 +1,7 @@
 /*
  * sample_stats.cpp — percentiles by linear interpolation between the closest ranks.
  */
-#include "engine/sample_stats.hpp"
+#include "engine/eval/sample_stats.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 /*
  * sym_eigen.cpp — cyclic Jacobi eigen solver in double.
  */
-#include "engine/sym_eigen.hpp"
+#include "engine/eval/sym_eigen.hpp"
 
 #include <algorithm>
 #include <cmath>

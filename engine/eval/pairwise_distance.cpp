@@ -2,7 +2,7 @@
  * pairwise_distance.cpp — chunked distance matrices: Backend::matmul for the products, the
  * norms and the reductions on the host.
  */
-#include "engine/pairwise_distance.hpp"
+#include "engine/eval/pairwise_distance.hpp"
 
 #include <algorithm>
 #include <cmath>

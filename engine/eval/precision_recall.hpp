@@ -6,7 +6,7 @@
  * radius of a ball being the distance to the point's k-th nearest other point in the set:
  *   precision = fraction of generated points inside the real manifold (some real ball)
  *   recall    = fraction of real points inside the generated manifold
- * Distances come from engine/pairwise_distance.hpp. The real radii can be computed once
+ * Distances come from engine/eval/pairwise_distance.hpp. The real radii can be computed once
  * (manifold_radii) and reused for many generated sets.
  */
 #pragma once

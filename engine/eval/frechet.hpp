@@ -5,7 +5,7 @@
  *                 accumulated in double.
  *   frechet_distance(N(m1, C1), N(m2, C2)) = |m1 - m2|^2 + tr C1 + tr C2 - 2 tr sqrt(C1 C2)
  *                 (the FID formula, Heusel et al. 2017). tr sqrt(C1 C2) is computed through
- *                 symmetric matrices only: with S = sqrt(C1) (Jacobi, engine/sym_eigen.hpp),
+ *                 symmetric matrices only: with S = sqrt(C1) (Jacobi, engine/eval/sym_eigen.hpp),
  *                 C1 C2 is similar to S C2 S, which is symmetric PSD, so
  *                 tr sqrt(C1 C2) = sum_i sqrt(max(eig_i(S C2 S), 0)).
  * The result is clamped at 0 (it can round to a tiny negative number for equal inputs).

@@ -1,10 +1,10 @@
 /*
  * precision_recall.cpp — k-NN balls and membership counts.
  */
-#include "engine/precision_recall.hpp"
+#include "engine/eval/precision_recall.hpp"
 
 #include "engine/base/error.hpp"
-#include "engine/pairwise_distance.hpp"
+#include "engine/eval/pairwise_distance.hpp"
 
 namespace gan {
 

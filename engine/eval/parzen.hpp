@@ -4,7 +4,7 @@
  *
  * The density fitted on n samples s_i (pixels in [0, 1], d = dim) with bandwidth sigma:
  *   log p(x) = logsumexp_i(-|x - s_i|^2 / (2 sigma^2)) - log n - (d / 2) log(2 pi sigma^2)
- * Squared distances come from engine/pairwise_distance.hpp (one Backend::matmul per chunk);
+ * Squared distances come from engine/eval/pairwise_distance.hpp (one Backend::matmul per chunk);
  * the log-sum-exp runs on the host in double, shifted by the row maximum (stable).
  *
  * parzen_evaluate: the bandwidth is chosen on held-out rows by cross-fitting on the test

@@ -1,7 +1,7 @@
 /*
  * class_histogram.cpp — argmax votes, coverage and KL to the uniform distribution.
  */
-#include "engine/class_histogram.hpp"
+#include "engine/eval/class_histogram.hpp"
 
 #include <cmath>
 #include <cstddef>

@@ -6,15 +6,15 @@
  * features of the test set with their Gaussian fit and k-NN radii, the test images' distances
  * to the training set, the classifier's test accuracy); evaluate() then measures one set of
  * samples [n, image_dim] with pixels in [0, 1]:
- *   parzen     Parzen-window log-likelihood of the whole test set (engine/parzen.hpp) fitted
+ *   parzen     Parzen-window log-likelihood of the whole test set (engine/eval/parzen.hpp) fitted
  *              on the samples, sigma held out by cross-fitting: each of `parzen_folds`
  *              contiguous parts of the test set is scored at the sigma best on the others.
  *   classes    the classifier's votes on the samples: histogram, classes covered,
- *              KL(p_gen || uniform) (engine/class_histogram.hpp)
+ *              KL(p_gen || uniform) (engine/eval/class_histogram.hpp)
  *   frechet    Fréchet distance between Gaussian fits of the classifier features (last hidden
- *              layer) of the test set and of the samples (engine/frechet.hpp)
+ *              layer) of the test set and of the samples (engine/eval/frechet.hpp)
  *   precision, recall   Kynkäänniemi et al. (2019) with k nearest neighbours in that feature
- *              space, real = the test set (engine/precision_recall.hpp)
+ *              space, real = the test set (engine/eval/precision_recall.hpp)
  *   nearest training image   median over the samples of the pixel-space distance to the
  *              nearest training image, and the same median for the test images: a sample
  *              median far below the test median means the generator reproduces training
@@ -29,10 +29,10 @@
 #include <vector>
 
 #include "engine/backend.hpp"
-#include "engine/class_histogram.hpp"
-#include "engine/frechet.hpp"
-#include "engine/parzen.hpp"
-#include "engine/precision_recall.hpp"
+#include "engine/eval/class_histogram.hpp"
+#include "engine/eval/frechet.hpp"
+#include "engine/eval/parzen.hpp"
+#include "engine/eval/precision_recall.hpp"
 
 namespace gan {
 

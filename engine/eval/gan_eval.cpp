@@ -2,7 +2,7 @@
  * gan_eval.cpp — the reference statistics of the real data, one evaluation of samples, and
  * its JSON and table forms.
  */
-#include "engine/gan_eval.hpp"
+#include "engine/eval/gan_eval.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -10,10 +10,10 @@
 #include <cstdio>
 #include <sstream>
 
-#include "engine/classifier.hpp"
+#include "engine/eval/classifier.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"
-#include "engine/pairwise_distance.hpp"
+#include "engine/eval/pairwise_distance.hpp"
 
 namespace gan {
 
