@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/counting_backend.hpp"
+#include "apps/bench/counting_backend.hpp"
 #include "engine/base/error.hpp"
 
 namespace gan::test {

@@ -19,13 +19,13 @@
 #include <thread>
 
 #include "apps/app.hpp"
-#include "apps/kernel_bench.hpp"
+#include "apps/bench/kernel_bench.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/cli_options.hpp"
-#include "engine/counting_backend.hpp"
+#include "apps/bench/counting_backend.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"
-#include "engine/iteration_cost.hpp"
+#include "apps/bench/iteration_cost.hpp"
 #include "engine/eval/sample_stats.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"

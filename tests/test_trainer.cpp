@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/counting_backend.hpp"
+#include "apps/bench/counting_backend.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"

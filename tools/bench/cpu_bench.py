@@ -363,7 +363,7 @@ def write_report(res, args):
                  f"{fmt(r['speedup_vs_pytorch'], 2)} | {fmt(r['cpu_speedup_vs_pytorch'], 2)} | "
                  f"{fmt(r['gflop_per_s'], 1)} | {fmt(r['pct_measured_peak'], 1)} | "
                  f"{fmt(r['pct_nominal_peak'], 1)} |")
-    L += ["", "GFLOP/s counts the iteration's matrix-product FLOPs (engine/iteration_cost.hpp, "
+    L += ["", "GFLOP/s counts the iteration's matrix-product FLOPs (apps/bench/iteration_cost.hpp, "
           "the same for both programs) over the median wall time per iteration. CPU µs/iter is "
           "the process's user + system time per iteration (all threads).", ""]
     if res["e2e"]:

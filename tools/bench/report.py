@@ -11,7 +11,7 @@ the ceilings; and what failed or was skipped. The JSON is results.json with thes
 numbers added under "derived". docs/bench/README.md explains every column.
 
 Floor of an iteration = max(FLOPs / SGEMM rate, compulsory bytes / copy bandwidth), with the
-FLOPs and bytes of engine/iteration_cost.hpp (gan_cuda bench writes them) and the SGEMM rate
+FLOPs and bytes of apps/bench/iteration_cost.hpp (gan_cuda bench writes them) and the SGEMM rate
 of the same precision (FP32: CUBLAS_PEDANTIC_MATH; TF32: tensor cores). Standard library only.
 """
 

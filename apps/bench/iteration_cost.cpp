@@ -1,7 +1,7 @@
 /*
  * iteration_cost.cpp — the sums of iteration_cost.hpp, layer by layer.
  */
-#include "engine/iteration_cost.hpp"
+#include "apps/bench/iteration_cost.hpp"
 
 #include <vector>
 

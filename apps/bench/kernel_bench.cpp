@@ -2,7 +2,7 @@
  * kernel_bench.cpp — the cases of kernel_bench.hpp, their check against the reference, their
  * timing, and the `gan_cuda kernel-bench` command.
  */
-#include "apps/kernel_bench.hpp"
+#include "apps/bench/kernel_bench.hpp"
 
 #include <algorithm>
 #include <cmath>

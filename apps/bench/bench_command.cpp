@@ -23,7 +23,7 @@
  * time also holds other programs' turns), on the CPU the thread count and the matrix-product
  * kernel,
  * ops and kernels per iteration, the iteration's FLOPs and compulsory bytes
- * (engine/iteration_cost.hpp), and the training counters (to show nothing was skipped).
+ * (apps/bench/iteration_cost.hpp), and the training counters (to show nothing was skipped).
  */
 #include <sys/resource.h>
 
@@ -35,10 +35,10 @@
 #include "apps/app.hpp"
 #include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
-#include "engine/counting_backend.hpp"
+#include "apps/bench/counting_backend.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"
-#include "engine/iteration_cost.hpp"
+#include "apps/bench/iteration_cost.hpp"
 #include "engine/eval/sample_stats.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"

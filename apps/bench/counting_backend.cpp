@@ -1,7 +1,7 @@
 /*
  * counting_backend.cpp — the counted ops of CountingBackend: count, then pass on.
  */
-#include "engine/counting_backend.hpp"
+#include "apps/bench/counting_backend.hpp"
 
 namespace gan {
 
