@@ -13,7 +13,7 @@
 #include <string>
 
 #include "engine/backend.hpp"
-#include "engine/cli_options.hpp"
+#include "apps/cli_options.hpp"
 #include "engine/device_probe.hpp"
 #include "engine/base/error.hpp"
 

@@ -11,7 +11,7 @@
 
 #include <string>
 
-#include "engine/cli_options.hpp"
+#include "apps/cli_options.hpp"
 #include "engine/trainer.hpp"
 
 namespace gan {

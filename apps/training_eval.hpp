@@ -15,7 +15,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/cli_options.hpp"
+#include "apps/cli_options.hpp"
 #include "engine/io/idx.hpp"
 
 namespace gan {

@@ -21,7 +21,7 @@
 #include "apps/app.hpp"
 #include "apps/bench/kernel_bench.hpp"
 #include "engine/checkpoint.hpp"
-#include "engine/cli_options.hpp"
+#include "apps/cli_options.hpp"
 #include "apps/bench/counting_backend.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"

@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "engine/io/atomic_file.hpp"
-#include "engine/cli_options.hpp"
+#include "apps/cli_options.hpp"
 #include "engine/base/error.hpp"
 #include "tests/process_runner.hpp"
 

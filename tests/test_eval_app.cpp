@@ -14,7 +14,7 @@
 
 #include "engine/io/atomic_file.hpp"
 #include "engine/eval/classifier_file.hpp"
-#include "engine/cli_options.hpp"
+#include "apps/cli_options.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"
 #include "tests/process_runner.hpp"

@@ -21,7 +21,7 @@
 #include "apps/app.hpp"
 #include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
-#include "engine/cli_options.hpp"
+#include "apps/cli_options.hpp"
 #include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"

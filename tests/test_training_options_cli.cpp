@@ -12,7 +12,7 @@
 
 #include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
-#include "engine/cli_options.hpp"
+#include "apps/cli_options.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"
 #include "engine/io/safetensors.hpp"

@@ -1,5 +1,5 @@
 /*
- * fuzz_cli.cpp — libFuzzer target for the command line (engine/cli_options.hpp) and the
+ * fuzz_cli.cpp — libFuzzer target for the command line (apps/cli_options.hpp) and the
  * training configuration JSON stored in checkpoints (engine/train_config.hpp).
  *
  * An input starting with '{' is a configuration: train_config_from_json must throw
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/cli_options.hpp"
+#include "apps/cli_options.hpp"
 #include "engine/base/error.hpp"
 #include "engine/train_config.hpp"
 

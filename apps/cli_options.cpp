@@ -2,7 +2,7 @@
  * cli_options.cpp — CLI11 definitions of the train, sample, kernels, bench, kernel-bench,
  * eval and train-classifier commands.
  */
-#include "engine/cli_options.hpp"
+#include "apps/cli_options.hpp"
 
 #include <CLI/CLI.hpp>
 
