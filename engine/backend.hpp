@@ -6,7 +6,7 @@
  *   - CpuBackend  (kernels/cpu/): plain C++ reference, the oracle for every kernel;
  *   - CudaBackend (kernels/cuda/): fused CUDA kernels, everything resident on the GPU.
  *
- * Conventions every backend meets (tests/test_ops_*.cpp hold them to it):
+ * Conventions every backend meets (tests/kernels/test_ops_*.cpp hold them to it):
  *   - Pointers passed to ops are backend memory (from alloc()); the engine never
  *     dereferences them. Matrices are row-major: activations [rows, width], Linear
  *     weights [out, in] as in PyTorch. Ops run in issue order on one stream; they may be

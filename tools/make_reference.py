@@ -4,7 +4,7 @@ For each case below it builds a small model, reproduces the engine's conventions
 (engine/trainer.hpp: Philox initialisation, epoch-0 shuffle of the bundled MNIST training
 set, noise streams, D steps on [real; fake], G step), runs 3 training iterations in float32
 PyTorch (tools/bench/torch_gan.py) and writes tests/data/golden/<case>.gold, which
-tests/test_golden.cpp replays on the CPU backend.
+tests/engine/test_golden.cpp replays on the CPU backend.
 
 Usage (from anywhere; needs torch, numpy):  python tools/make_reference.py [--out DIR]
 

@@ -4,7 +4,7 @@
  * The same float expressions in the same order as adam_update<float>, on non-aliasing
  * arrays, compiled without errno for sqrt (CMakeLists.txt: -fno-math-errno; sqrt is correctly
  * rounded either way) and without FMA contraction (the x86-64 baseline has none): the results
- * are bit-identical to the reference, which tests/test_ops_fast.cpp checks.
+ * are bit-identical to the reference, which tests/kernels/test_ops_fast.cpp checks.
  */
 #pragma once
 

@@ -1,7 +1,7 @@
 /*
  * gpu_main.cpp — main of the GPU test suite (gan_gpu_tests).
  *
- * tests/gpu_suite_gate.hpp decides from the CUDA runtime's answer: without a device (or
+ * tests/support/gpu_suite_gate.hpp decides from the CUDA runtime's answer: without a device (or
  * without a driver) the suite is skipped, printing why and exiting 77 (CTest's
  * SKIP_RETURN_CODE), or fails (exit 1) with REQUIRE_GPU=1 in the environment; any other
  * CUDA error fails, naming it. Otherwise doctest runs the cases with the usual options,
@@ -16,7 +16,7 @@
 
 #include "kernels/cuda/cuda_backend.hpp"
 #include "tests/gpu/gpu_test_util.hpp"
-#include "tests/gpu_suite_gate.hpp"
+#include "tests/support/gpu_suite_gate.hpp"
 
 int main(int argc, char** argv) {
   const char* req = std::getenv("REQUIRE_GPU");

@@ -17,7 +17,7 @@
 #include "engine/backend.hpp"
 #include "engine/base/error.hpp"
 #include "tests/gpu/gpu_test_util.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

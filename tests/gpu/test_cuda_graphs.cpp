@@ -22,7 +22,7 @@
 #include "engine/trainer.hpp"
 #include "kernels/cuda/cuda_context.cuh"
 #include "tests/gpu/gpu_test_util.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

@@ -29,7 +29,7 @@
 #include "engine/trainer.hpp"
 #include "engine/dropout_mask.h"
 #include "tests/gpu/gpu_test_util.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include "engine/backend.hpp"
 #include "kernels/cpu/adam_cpu.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

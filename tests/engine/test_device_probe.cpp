@@ -13,7 +13,7 @@
 #include "apps/app.hpp"
 #include "engine/device_probe.hpp"
 #include "engine/base/error.hpp"
-#include "tests/gpu_suite_gate.hpp"
+#include "tests/support/gpu_suite_gate.hpp"
 
 namespace {
 

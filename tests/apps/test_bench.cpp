@@ -29,8 +29,8 @@
 #include "engine/eval/sample_stats.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
-#include "tests/process_runner.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/process_runner.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

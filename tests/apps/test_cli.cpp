@@ -13,7 +13,7 @@
 #include "engine/io/atomic_file.hpp"
 #include "apps/cli_options.hpp"
 #include "engine/base/error.hpp"
-#include "tests/process_runner.hpp"
+#include "tests/support/process_runner.hpp"
 
 namespace {
 

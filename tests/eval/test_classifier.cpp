@@ -21,7 +21,7 @@
 #include "engine/io/idx.hpp"
 #include "engine/io/safetensors.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
-#include "tests/process_runner.hpp"
+#include "tests/support/process_runner.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
 /*
- * test_eval_frechet.cpp — the Jacobi eigen solver (A V = V diag(values), V orthogonal,
+ * test_frechet.cpp — the Jacobi eigen solver (A V = V diag(values), V orthogonal,
  * known spectra, repeated eigenvalues) and the Fréchet distance against closed forms:
  * diagonal Gaussians, a non-commuting 2 x 2 case (tr sqrt(M) = sqrt(tr M + 2 sqrt(det M))),
  * identical inputs, and the Gaussian fit of a small set by hand.
@@ -12,7 +12,7 @@
 #include "engine/base/error.hpp"
 #include "engine/eval/frechet.hpp"
 #include "engine/eval/sym_eigen.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

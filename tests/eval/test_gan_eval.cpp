@@ -1,5 +1,5 @@
 /*
- * test_eval_report.cpp — GanEvaluator on constructed "generators" over subsets of the
+ * test_gan_eval.cpp — GanEvaluator on constructed "generators" over subsets of the
  * bundled digits, with a classifier trained briefly on the CPU:
  *   samples = the test set      precision = recall = 1, Fréchet ~ 0, same NN median as the
  *                               test images, all classes covered
@@ -22,7 +22,7 @@
 #include "engine/eval/gan_eval.hpp"
 #include "engine/io/idx.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

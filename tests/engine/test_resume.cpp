@@ -25,8 +25,8 @@
 #include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
-#include "tests/process_runner.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/process_runner.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

@@ -22,7 +22,7 @@
 #include "engine/base/error.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/linear_bn_act_cpu.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

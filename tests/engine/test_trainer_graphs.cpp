@@ -1,6 +1,6 @@
 /*
  * test_trainer_graphs.cpp — the trainer's graph capture and replay, on a CPU backend that
- * records "graphs" (tests/graph_recording_backend.hpp): a replayed run equals an eager run
+ * records "graphs" (tests/support/graph_recording_backend.hpp): a replayed run equals an eager run
  * bit for bit (with the training options too: an op the recorder missed would run at capture
  * time instead of at replay), a failed capture reports its first error and leaves no graph
  * behind, and two Trainers on one backend each replay their own iteration.
@@ -13,8 +13,8 @@
 #include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
-#include "tests/graph_recording_backend.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/graph_recording_backend.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

@@ -37,7 +37,7 @@
 #include "kernels/cpu/gemm_fast.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 #include "engine/dropout_mask.h"
-#include "tests/test_util.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

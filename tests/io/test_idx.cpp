@@ -22,7 +22,7 @@
 #include "engine/io/atomic_file.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"
-#include "tests/process_runner.hpp"
+#include "tests/support/process_runner.hpp"
 
 namespace fs = std::filesystem;
 

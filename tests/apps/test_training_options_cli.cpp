@@ -16,8 +16,8 @@
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"
 #include "engine/io/safetensors.hpp"
-#include "tests/process_runner.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/process_runner.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include "kernels/cpu/data_pipeline_cpu.hpp"
 #include "kernels/cpu/gather_labels_cpu.hpp"
 #include "kernels/cpu/softmax_xent_cpu.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

@@ -18,7 +18,7 @@
 #include "engine/io/gif_writer.hpp"
 #include "engine/io/image_grid.hpp"
 #include "engine/io/progress_gif.hpp"
-#include "tests/process_runner.hpp"
+#include "tests/support/process_runner.hpp"
 
 namespace {
 

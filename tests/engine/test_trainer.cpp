@@ -15,7 +15,7 @@
 #include "engine/io/idx.hpp"
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include "engine/base/error.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/d_head_bce_cpu.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

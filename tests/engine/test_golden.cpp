@@ -41,7 +41,7 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cpu/data_pipeline_cpu.hpp"
 #include "engine/philox.h"
-#include "tests/golden_reference.hpp"
+#include "tests/support/golden_reference.hpp"
 
 using namespace gan;
 

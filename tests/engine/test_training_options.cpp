@@ -35,8 +35,8 @@
 #include "kernels/cpu/ema_cpu.hpp"
 #include "kernels/cpu/linear_bn_act_cpu.hpp"
 #include "engine/dropout_mask.h"
-#include "tests/process_runner.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/process_runner.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 /*
  * process_runner.cpp — fork/exec of GAN_BINARY with captured output.
  */
-#include "tests/process_runner.hpp"
+#include "tests/support/process_runner.hpp"
 
 #include <fcntl.h>
 #include <sys/wait.h>

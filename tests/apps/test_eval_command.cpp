@@ -1,5 +1,5 @@
 /*
- * test_eval_app.cpp — the evaluation through the real gan_cuda binary on a small data
+ * test_eval_command.cpp — the evaluation through the real gan_cuda binary on a small data
  * directory cut from the bundled digits: --eval-every records and the progress GIF during
  * training, train-classifier, eval with and without --classifier, and the refusals of bad or
  * mismatched checkpoints, classifiers and flags (exit status 2, the file named). Also the
@@ -17,7 +17,7 @@
 #include "apps/cli_options.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"
-#include "tests/process_runner.hpp"
+#include "tests/support/process_runner.hpp"
 
 namespace {
 

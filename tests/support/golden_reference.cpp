@@ -1,7 +1,7 @@
 /*
  * golden_reference.cpp — strict parsing and encoding of the golden state format.
  */
-#include "tests/golden_reference.hpp"
+#include "tests/support/golden_reference.hpp"
 
 #include <cstring>
 #include <set>

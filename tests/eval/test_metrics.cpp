@@ -1,5 +1,5 @@
 /*
- * test_eval_metrics.cpp — the metrics of the evaluation on constructed cases, on the CPU
+ * test_metrics.cpp — the metrics of the evaluation on constructed cases, on the CPU
  * backend: chunked distances against brute force in double (several chunks), nearest and
  * k-th neighbour distances, ball membership, precision/recall of equal, disjoint and
  * half-covering sets, the Parzen log-likelihood against a direct double computation and
@@ -17,7 +17,7 @@
 #include "engine/eval/parzen.hpp"
 #include "engine/eval/precision_recall.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
-#include "tests/test_util.hpp"
+#include "tests/support/test_util.hpp"
 
 namespace {
 

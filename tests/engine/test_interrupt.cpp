@@ -33,7 +33,7 @@
 #include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/io/idx.hpp"
-#include "tests/process_runner.hpp"
+#include "tests/support/process_runner.hpp"
 
 namespace {
 

@@ -2,7 +2,7 @@
  * test_app_e2e.cpp — the real gan_cuda binary on the first 10,000 bundled MNIST digits: a small model
  * trains, writes metrics, samples and a checkpoint that reloads; same seed gives the same
  * bytes; --epochs 1 then --resume to 2 equals --epochs 2; `sample` writes PNG and IDX; a
- * non-finite loss stops a fresh run (tests/test_resume.cpp: one after resuming).
+ * non-finite loss stops a fresh run (tests/engine/test_resume.cpp: one after resuming).
  */
 #include <doctest/doctest.h>
 
@@ -15,7 +15,7 @@
 #include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/io/idx.hpp"
-#include "tests/process_runner.hpp"
+#include "tests/support/process_runner.hpp"
 
 namespace {
 
