@@ -86,7 +86,7 @@ struct BenchOptions {
   std::vector<std::pair<std::string, std::string>> kernels;  // --kernel OP=VARIANT
 };
 
-// `gan_cuda kernel-bench` (apps/bench/kernel_bench.cpp).
+// `gan_cuda kernel-bench` (apps/bench/kernel_bench_command.cpp).
 struct KernelBenchOptions {
   std::string device = "auto";
   int threads = 0;  // --threads: CPU backend threads (0: the cores this process may use)
