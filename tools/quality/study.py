@@ -2,7 +2,9 @@
 
 A plan (JSON, see tools/quality/plan.json) names stages; a stage has a number of epochs, a
 list of seeds, optional base_flags and a list of configurations, each a name and the gan_cuda
-flags that differ from the base (a flag given again replaces the base's). Entries may say "program": "torch" to train the recipe of another entry
+flags that differ from the base (a flag given again replaces the base's), and optionally its
+own "seeds" (a finalist found in a one-seed stage gets a second seed). Entries may say
+"program": "torch" to train the recipe of another entry
 (same flags, same seed) with the PyTorch peer (tools/quality/torch_train.py) instead, or
 "eval_of": NAME to train nothing and evaluate NAME's checkpoints again with "eval_flags"
 (e.g. ["--weights", "raw"] for a run's raw weights beside its weight average).
@@ -165,7 +167,7 @@ def collect(args, plan):
     for stage_name, stage in plan["stages"].items():
         for entry in stage["configs"]:
             runs = []
-            for seed in stage["seeds"]:
+            for seed in entry.get("seeds", stage["seeds"]):
                 d = os.path.join(args.runs, stage_name, entry["name"], f"seed{seed}")
                 if not os.path.exists(os.path.join(d, "eval.json")):
                     continue
@@ -275,7 +277,8 @@ def main(argv=None):
         for entry in stage["configs"]:
             if args.only and entry["name"] not in args.only:
                 continue
-            for seed in stage["seeds"]:
+            seeds = stage["seeds"] if args.seeds else entry.get("seeds", stage["seeds"])
+            for seed in seeds:
                 run_one(args, name, stage, entry, seed)
     write_report(args, plan, collect(args, plan))
     return 0
