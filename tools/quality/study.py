@@ -23,7 +23,7 @@ the iterations and the wall time per run, and which backend trained it.
 Usage:
   python tools/quality/study.py --plan tools/quality/plan.json --stage screen \\
       [--only NAME ...] [--runs out/study] [--classifier FILE] [--gan build/release/gan_cuda]
-      [--device cpu] [--report-only]
+      [--device cpu] [--threads N] [--report-only]
 """
 
 import argparse
@@ -138,6 +138,8 @@ def run_one(args, stage_name, stage, entry, seed):
         backend = "pytorch " + args.device
     else:
         cmd = [args.gan, "--out", d, "--data", args.data, "--log-every", "500"] + gan_flags
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
         backend = "gan_cuda " + args.device
     train_s = None
     if program == "eval only":
@@ -150,6 +152,8 @@ def run_one(args, stage_name, stage, entry, seed):
                 "--device", args.device] + entry.get("eval_flags", [])
     if args.classifier:
         eval_cmd += ["--classifier", args.classifier]
+    if args.threads:
+        eval_cmd += ["--threads", str(args.threads)]
     eval_s = run(eval_cmd, os.path.join(d, "eval.log"))
     with open(eval_path) as f:
         ev = json.load(f)
@@ -254,6 +258,8 @@ def main(argv=None):
     ap.add_argument("--classifier", help="classifier of every eval (gan_cuda train-classifier); "
                                          "trained once into RUNS/classifier.safetensors if absent")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, help="CPU threads of each gan_cuda run and eval "
+                                                "(default: gan_cuda's, every core)")
     ap.add_argument("--md", default=os.path.join(ROOT, "docs", "quality", "study.md"))
     ap.add_argument("--json", default=os.path.join(ROOT, "docs", "quality", "study.json"))
     ap.add_argument("--report-only", action="store_true")
