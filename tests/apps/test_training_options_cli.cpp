@@ -33,17 +33,17 @@ CliCommand parse(std::vector<std::string> args) {
 
 TEST_CASE("options CLI: --lr sets both networks, --lr-g and --lr-d win over it") {
   const TrainConfig d = parse({}).train.config;
-  CHECK(d.adam_g.lr == 1e-4f);  // the default recipe (TrainConfig)
-  CHECK(d.adam_d.lr == 1e-4f);
+  CHECK(d.adam_g.lr == 6e-5f);  // the default recipe (TrainConfig)
+  CHECK(d.adam_d.lr == 6e-5f);
   const TrainConfig a = parse({"--lr", "1e-3"}).train.config;
   CHECK(a.adam_g.lr == 1e-3f);
   CHECK(a.adam_d.lr == 1e-3f);
   const TrainConfig b = parse({"--lr-d", "4e-4", "--lr", "1e-3"}).train.config;
   CHECK(b.adam_g.lr == 1e-3f);
   CHECK(b.adam_d.lr == 4e-4f);
-  const CliCommand c = parse({"train", "--lr-g", "5e-5", "--beta1", "0.9", "--beta2", "0.99"});
-  CHECK(c.train.config.adam_g.lr == 5e-5f);
-  CHECK(c.train.config.adam_d.lr == 1e-4f);
+  const CliCommand c = parse({"train", "--lr-g", "3e-5", "--beta1", "0.9", "--beta2", "0.99"});
+  CHECK(c.train.config.adam_g.lr == 3e-5f);
+  CHECK(c.train.config.adam_d.lr == 6e-5f);
   for (Net n : {Net::G, Net::D}) {
     CHECK(c.train.config.adam(n).beta1 == 0.9f);
     CHECK(c.train.config.adam(n).beta2 == 0.99f);
