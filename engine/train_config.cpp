@@ -92,11 +92,12 @@ std::string to_json(const TrainConfig& c) {
   j["eps"] = c.adam_g.eps;
   j["seed"] = c.seed;
   j["nan_policy"] = c.nan_policy == NanPolicy::Abort ? "abort" : "skip";
-  if (c.d_dropout != 0.0f) j["d_dropout"] = c.d_dropout;
-  if (c.real_label != 1.0f) j["real_label"] = c.real_label;
-  if (c.g_ema != 0.0f) j["g_ema"] = c.g_ema;
-  if (c.sample_bn != SampleBn::Eval) j["sample_bn"] = sample_bn_name(c.sample_bn);
-  if (c.sample_bn_batch != 0) j["sample_bn_batch"] = c.sample_bn_batch;
+  const TrainConfig off = TrainConfig::plain();  // what train_config_from_json assumes
+  if (c.d_dropout != off.d_dropout) j["d_dropout"] = c.d_dropout;
+  if (c.real_label != off.real_label) j["real_label"] = c.real_label;
+  if (c.g_ema != off.g_ema) j["g_ema"] = c.g_ema;
+  if (c.sample_bn != off.sample_bn) j["sample_bn"] = sample_bn_name(c.sample_bn);
+  if (c.sample_bn_batch != off.sample_bn_batch) j["sample_bn_batch"] = c.sample_bn_batch;
   return j.dump();
 }
 
@@ -154,8 +155,11 @@ TrainConfig TrainConfig::plain() {
   return c;
 }
 
+// Starts from the plain iteration: the training options are absent from configurations
+// written before them, and from any whose option is off, so absent means off whatever the
+// defaults.
 TrainConfig train_config_from_json(const std::string& s) {
-  TrainConfig c;
+  TrainConfig c = TrainConfig::plain();
   try {
     const nlohmann::json j = nlohmann::json::parse(s);
     c.spec.z_dim = json_int<int>(j.at("z_dim"), "z_dim");
@@ -182,13 +186,6 @@ TrainConfig train_config_from_json(const std::string& s) {
     const std::string np = j.value("nan_policy", std::string("abort"));
     if (np != "abort" && np != "skip") GAN_INPUT_FAIL("unknown nan_policy '" << np << "'");
     c.nan_policy = np == "abort" ? NanPolicy::Abort : NanPolicy::Skip;
-    // The training options are absent from configurations written before them, and from
-    // any whose option is off: absent means off (the plain iteration), whatever the defaults.
-    c.d_dropout = 0.0f;
-    c.real_label = 1.0f;
-    c.g_ema = 0.0f;
-    c.sample_bn = SampleBn::Eval;
-    c.sample_bn_batch = 0;
     if (j.contains("d_dropout")) c.d_dropout = json_float(j.at("d_dropout"), "d_dropout");
     if (j.contains("real_label")) c.real_label = json_float(j.at("real_label"), "real_label");
     if (j.contains("g_ema")) c.g_ema = json_float(j.at("g_ema"), "g_ema");
