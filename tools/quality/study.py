@@ -108,6 +108,11 @@ def entry_flags(stage, entry):
     return merge_flags(stage.get("base_flags", []), entry.get("flags", []))
 
 
+def entry_seeds(stage, entry):
+    """The seeds of an entry: its own "seeds", or its stage's."""
+    return entry.get("seeds", stage["seeds"])
+
+
 def run_one(args, stage_name, stage, entry, seed):
     d = os.path.join(args.runs, stage_name, entry["name"], f"seed{seed}")
     eval_path = os.path.join(d, "eval.json")
@@ -119,15 +124,16 @@ def run_one(args, stage_name, stage, entry, seed):
     epochs = stage["epochs"]
     flags = entry_flags(stage, entry)
     program = entry.get("program", "gan_cuda")
+    threads = ["--threads", str(args.threads)] if args.threads else []
     ckpt = os.path.join(d, "checkpoint.safetensors")
     if entry.get("eval_of"):
-        src = os.path.join(args.runs, stage_name, entry["eval_of"], f"seed{seed}")
-        ckpt = os.path.join(src, "checkpoint.safetensors")
+        program = "eval only"
+        ckpt = os.path.join(args.runs, stage_name, entry["eval_of"], f"seed{seed}",
+                            "checkpoint.safetensors")
         if not os.path.exists(ckpt):
             raise SystemExit(f"study: {entry['name']} needs {ckpt} (run {entry['eval_of']} first)")
-        program = "eval only"
-    gan_flags = ["--epochs", str(epochs), "--seed", str(seed), "--device", args.device] + flags
-    if program == "torch":
+        backend = "(the checkpoint of " + entry["eval_of"] + ")"
+    elif program == "torch":
         # The recipe (its TrainConfig) is read from the gan_cuda run of the same entry and seed.
         ref = os.path.join(args.runs, stage_name, entry["recipe"], f"seed{seed}",
                            "checkpoint.safetensors")
@@ -137,23 +143,19 @@ def run_one(args, stage_name, stage, entry, seed):
                str(epochs), "--out", ckpt, "--data", args.data]
         backend = "pytorch " + args.device
     else:
-        cmd = [args.gan, "--out", d, "--data", args.data, "--log-every", "500"] + gan_flags
-        if args.threads:
-            cmd += ["--threads", str(args.threads)]
+        cmd = [args.gan, "--out", d, "--data", args.data, "--log-every", "500", "--epochs",
+               str(epochs), "--seed", str(seed), "--device", args.device] + flags + threads
         backend = "gan_cuda " + args.device
+    eval_cmd = [args.gan, "eval", "--checkpoint", ckpt, "--out", eval_path, "--data", args.data,
+                "--device", args.device] + entry.get("eval_flags", []) + threads
+    if args.classifier:
+        eval_cmd += ["--classifier", args.classifier]
     train_s = None
     if program == "eval only":
-        cmd = [args.gan, "eval", "--checkpoint", ckpt] + entry.get("eval_flags", [])
-        backend = "(the checkpoint of " + entry["eval_of"] + ")"
+        cmd = eval_cmd
     else:
         log(f"{stage_name}/{entry['name']}/seed{seed}: {' '.join(cmd[1:])}")
         train_s = run(cmd, os.path.join(d, "train.log"))
-    eval_cmd = [args.gan, "eval", "--checkpoint", ckpt, "--out", eval_path, "--data", args.data,
-                "--device", args.device] + entry.get("eval_flags", [])
-    if args.classifier:
-        eval_cmd += ["--classifier", args.classifier]
-    if args.threads:
-        eval_cmd += ["--threads", str(args.threads)]
     eval_s = run(eval_cmd, os.path.join(d, "eval.log"))
     with open(eval_path) as f:
         ev = json.load(f)
@@ -171,7 +173,7 @@ def collect(args, plan):
     for stage_name, stage in plan["stages"].items():
         for entry in stage["configs"]:
             runs = []
-            for seed in entry.get("seeds", stage["seeds"]):
+            for seed in entry_seeds(stage, entry):
                 d = os.path.join(args.runs, stage_name, entry["name"], f"seed{seed}")
                 if not os.path.exists(os.path.join(d, "eval.json")):
                     continue
@@ -277,13 +279,12 @@ def main(argv=None):
     for name in stages:
         if name not in plan["stages"]:
             raise SystemExit(f"study: no stage {name!r} in {args.plan}")
-        stage = dict(plan["stages"][name])
-        if args.seeds:
-            stage["seeds"] = [int(s) for s in args.seeds.split(",")]
+        stage = plan["stages"][name]
         for entry in stage["configs"]:
             if args.only and entry["name"] not in args.only:
                 continue
-            seeds = stage["seeds"] if args.seeds else entry.get("seeds", stage["seeds"])
+            seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else \
+                entry_seeds(stage, entry)
             for seed in seeds:
                 run_one(args, name, stage, entry, seed)
     write_report(args, plan, collect(args, plan))
