@@ -244,6 +244,31 @@ TEST_CASE("training: a failed checkpoint or metrics write is reported, the last 
   CHECK(load_checkpoint(ckpt).state.epoch == 2);
 }
 
+TEST_CASE("--checkpoint-every N writes the first checkpoint after epoch N, not before") {
+  // A checkpoint that cannot be written stops the run at the first save, so the last
+  // metrics record says when that was: after epoch 3 of 4 with --checkpoint-every 3.
+  TempDir tmp("every");
+  const std::string data = tmp / "data";
+  write_small_data(data, 512);  // 16 iterations per epoch
+  const std::vector<std::string> every3 = {"--g-widths", "64", "--d-widths", "64",
+                                           "--log-every", "1", "--checkpoint-every", "3"};
+  const Child c = run_child(tiny_run(data, tmp / "run", 4, every3), 512 * 1024);
+  INFO(c.out, c.err);
+  CHECK(c.status == 1);
+  CHECK(contains(c.err, "cannot write " + tmp / "run/checkpoint.safetensors"));
+  std::ifstream metrics(tmp / "run/metrics.jsonl");
+  std::string line, last;
+  while (std::getline(metrics, line)) last = line;
+  REQUIRE_FALSE(last.empty());
+  CHECK(nlohmann::json::parse(last)["step"].get<int64_t>() == 3 * 16);
+
+  // without the limit the run ends with the last epoch's checkpoint
+  const Child ok = run_child(tiny_run(data, tmp / "ok", 4, every3));
+  INFO(ok.err);
+  REQUIRE(ok.status == 0);
+  CHECK(load_checkpoint(tmp / "ok/checkpoint.safetensors").state.epoch == 4);
+}
+
 TEST_CASE("an output directory that cannot be used is refused before training, naming it") {
   TempDir tmp("outdir");
   const std::string data = tmp / "data";
@@ -388,7 +413,12 @@ TEST_CASE("--resume refuses a batch cursor outside the epoch and counters out of
   const std::string ckpt = tmp / "run/checkpoint.safetensors";
   REQUIRE(run_child(tiny_run(data, tmp / "run", 1)).status == 0);
   for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
-           {"batch_cursor", "17"}, {"batch_cursor", "1000000"}, {"iteration", "281474976710656"}}) {
+           {"batch_cursor", "17"},
+           {"batch_cursor", "1000000"},
+           {"iteration", "281474976710656"},
+           {"epoch", "281474976710656"},
+           {"skipped", "[281474976710656, 0]"},
+           {"skipped", "[0, 281474976710656]"}}) {
     CAPTURE(field);
     CAPTURE(value);
     patch_checkpoint(ckpt, tmp / "bad.safetensors", "state", field, value);
@@ -397,6 +427,26 @@ TEST_CASE("--resume refuses a batch cursor outside the epoch and counters out of
     INFO(c.err);
     CHECK(c.status == 2);
     CHECK(contains(c.err, tmp / "bad.safetensors"));
+    CHECK_FALSE(fs::exists(tmp / "other"));
+  }
+  // Adam's step counters are tensors, not JSON: one network's at a time
+  for (const std::string net : {"G", "D"}) {
+    CAPTURE(net);
+    const SafetensorsFile f = SafetensorsFile::read(ckpt);
+    SafetensorsWriter w;
+    const std::string step = "adam." + net + ".step";
+    for (const std::string& name : f.names()) {
+      const StTensor& t = f.get(name);
+      if (name != step) w.add(name, t.dtype, t.shape, t.bytes.data());
+    }
+    w.add_i64_scalar(step, int64_t{1} << 48);
+    for (const auto& [k, v] : f.metadata()) w.set_metadata(k, v);
+    w.write(tmp / "bad.safetensors");
+    const Child c = run_child(tiny_run(data, tmp / "other", 2, {"--resume",
+                                                                tmp / "bad.safetensors"}));
+    INFO(c.err);
+    CHECK(c.status == 2);
+    CHECK(contains(c.err, "out of range"));
     CHECK_FALSE(fs::exists(tmp / "other"));
   }
   patch_checkpoint(ckpt, tmp / "mid.safetensors", "state", "batch_cursor", "3");  // in range

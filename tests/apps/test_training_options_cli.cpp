@@ -108,6 +108,7 @@ TEST_CASE("options CLI: a run with every option, sampled both ways, resumed") {
   CHECK(c.config.real_label == 0.9f);
   CHECK(c.config.g_ema == 0.9f);
   CHECK(c.config.sample_bn == SampleBn::Train);
+  CHECK(c.config.sample_bn_batch == 16);
   CHECK(c.state.ema_params.size() == c.state.params[0].size());
   CHECK(SafetensorsFile::read(ck).has("G_ema.net.1.running_mean"));
 
@@ -137,6 +138,7 @@ TEST_CASE("options CLI: a run with every option, sampled both ways, resumed") {
   const ProcessResult refused = run_gan(changed);
   CHECK(refused.status == 2);
   CHECK(refused.err.find("--g-ema differs") != std::string::npos);
+  std::vector<std::string> to3 = again;
   again.insert(again.end(), {"--sample-bn", "eval"});
   const ProcessResult resumed = run_gan(again);
   INFO(resumed.err);
@@ -144,7 +146,17 @@ TEST_CASE("options CLI: a run with every option, sampled both ways, resumed") {
   const Checkpoint c2 = load_checkpoint(ck);
   CHECK(c2.state.epoch == 2);
   CHECK(c2.config.sample_bn == SampleBn::Eval);
+  CHECK(c2.config.sample_bn_batch == 16);  // a sampling flag not given keeps the checkpoint's
   CHECK(c2.config.g_ema == 0.9f);
+  to3[to3.size() - 1] = "3";  // --epochs
+  to3.insert(to3.end(), {"--sample-bn", "train", "--sample-bn-batch", "8"});
+  const ProcessResult third = run_gan(to3);
+  INFO(third.err);
+  CHECK(third.status == 0);
+  const Checkpoint c3 = load_checkpoint(ck);
+  CHECK(c3.state.epoch == 3);
+  CHECK(c3.config.sample_bn == SampleBn::Train);
+  CHECK(c3.config.sample_bn_batch == 8);
 }
 
 }  // namespace

@@ -178,6 +178,34 @@ std::chrono::microseconds micros(double seconds) {
   return std::chrono::microseconds(static_cast<long long>(seconds * 1e6));
 }
 
+TEST_CASE("--resume removes the temporary files of cut-short writes, in both folders, and no others") {
+  TempDir tmp("leftovers");
+  const std::string data = tmp / "data";
+  write_small_data(data, 512);
+  const std::string out = tmp / "run", samples = out + "/samples";
+  REQUIRE(run_gan(tiny_run(data, out, 1)).status == 0);
+  // what a kill during a write leaves: "<name>.tmp.XXXXXX" beside the file it replaces
+  const std::vector<std::string> ours = {
+      out + "/checkpoint.safetensors.tmp.a1B2c3", out + "/metrics.jsonl.tmp.Zz09Yy",
+      samples + "/epoch_001.png.tmp.Qw3rTy", samples + "/progress.gif.tmp.0o0o0o"};
+  // not ours: another file's temporary, a suffix of the wrong length, a grid in the wrong
+  // folder, a file that is not a temporary
+  const std::vector<std::string> theirs = {
+      out + "/notes.txt.tmp.a1B2c3", out + "/checkpoint.safetensors.tmp.a1B2c3d",
+      out + "/epoch_001.png.tmp.Qw3rTy", samples + "/checkpoint.safetensors.tmp.a1B2c3",
+      samples + "/epoch_001.png.bak"};
+  fs::create_directories(samples);
+  for (const auto& lists : {ours, theirs})
+    for (const std::string& path : lists) std::ofstream(path) << "partial";
+  const ProcessResult r =
+      run_gan(tiny_run(data, out, 2, {"--resume", out + "/checkpoint.safetensors"}));
+  INFO(r.out, r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("removed 4 temporary file(s)") != std::string::npos);
+  for (const std::string& path : ours) CHECK_MESSAGE(!fs::exists(path), path);
+  for (const std::string& path : theirs) CHECK_MESSAGE(fs::exists(path), path);
+}
+
 TEST_CASE("SIGINT/SIGTERM: the step ends, the checkpoint is named, exit 130/143, resume is exact") {
   TempDir tmp("interrupt");
   const std::string data = tmp / "data";
