@@ -3,7 +3,8 @@
  * --lr sets both networks and --lr-g / --lr-d win over it; every new flag's refusal; a run
  * with every option writes a checkpoint whose average `sample` uses by default, whose raw
  * weights and BatchNorm modes the flags select; --resume refuses a changed training option
- * and accepts a changed sampling option.
+ * and accepts a changed sampling option; every training flag is refused on --resume when it
+ * is set above or below the checkpoint's value, and accepted at that value.
  */
 #include <doctest/doctest.h>
 
@@ -157,6 +158,70 @@ TEST_CASE("options CLI: a run with every option, sampled both ways, resumed") {
   CHECK(c3.state.epoch == 3);
   CHECK(c3.config.sample_bn == SampleBn::Train);
   CHECK(c3.config.sample_bn_batch == 8);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("--resume refuses each training flag set above or below the checkpoint's value") {
+  TempDir tmp("differs");
+  const Dataset data = random_dataset(320, 28, 28, 8);
+  std::filesystem::create_directories(tmp / "data");
+  write_idx(tmp / "data/train-images-idx3-ubyte", {320, 28, 28}, data.images.data());
+  write_idx(tmp / "data/train-labels-idx1-ubyte", {320}, data.labels.data());
+  const std::string out = tmp / "run", ck = out + "/checkpoint.safetensors";
+  // every training option away from its default, so that both directions exist
+  const std::vector<std::string> trained = {
+      "--data", tmp / "data", "--out", out, "--batch-size", "32", "--z-dim", "8",
+      "--g-widths", "16", "--d-widths", "16", "--lr-g", "1e-3", "--lr-d", "3e-4",
+      "--beta1", "0.6", "--beta2", "0.99", "--bn-momentum", "0.2", "--d-dropout", "0.3",
+      "--real-label", "0.8", "--g-ema", "0.9", "--g-loss", "minimax", "--d-steps", "2",
+      "--seed", "3"};
+  std::vector<std::string> first = small_model_flags(trained);
+  first.insert(first.end(), {"--epochs", "1"});
+  REQUIRE(run_gan(first).status == 0);
+  const std::vector<uint8_t> before = read_file(ck);
+
+  const std::vector<std::pair<std::string, std::vector<std::string>>> others = {
+      {"--batch-size", {"16", "64"}},
+      {"--z-dim", {"4", "16"}},
+      {"--g-widths", {"8", "32", "16,16"}},
+      {"--d-widths", {"8", "32", "16,16"}},
+      {"--lr", {"1e-3", "3e-4"}},  // equal to one network's rate, not to the other's
+      {"--lr-g", {"9e-4", "2e-3"}},
+      {"--lr-d", {"2e-4", "4e-4"}},
+      {"--beta1", {"0.5", "0.7"}},
+      {"--beta2", {"0.9", "0.999"}},
+      {"--bn-momentum", {"0.1", "0.3"}},
+      {"--d-dropout", {"0.2", "0.4"}},
+      {"--real-label", {"0.7", "0.9"}},
+      {"--g-ema", {"0.5", "0.99"}},
+      {"--g-loss", {"non-saturating"}},
+      {"--d-steps", {"1", "3"}},
+      {"--seed", {"2", "4"}}};
+  for (const auto& [flag, values] : others)
+    for (const std::string& value : values) {
+      CAPTURE(flag);
+      CAPTURE(value);
+      std::vector<std::string> o;
+      for (size_t i = 0; i < trained.size(); i += 2)  // --lr-g and --lr-d would win over --lr
+        if (flag != "--lr" || (trained[i] != "--lr-g" && trained[i] != "--lr-d"))
+          o.insert(o.end(), {trained[i], trained[i + 1]});
+      o.insert(o.end(), {flag, value, "--resume", ck, "--epochs", "2"});
+      const ProcessResult r = run_gan(small_model_flags(o));
+      INFO(r.err);
+      CHECK(r.status == 2);
+      CHECK(r.err.find(flag + " differs from the value " + ck) != std::string::npos);
+    }
+  CHECK(read_file(ck) == before);
+  // every flag given again with the checkpoint's value is accepted
+  std::vector<std::string> same = trained;
+  same.insert(same.end(), {"--resume", ck, "--epochs", "2"});
+  const ProcessResult ok = run_gan(small_model_flags(same));
+  INFO(ok.err);
+  CHECK(ok.status == 0);
+  CHECK(load_checkpoint(ck).state.epoch == 2);
 }
 
 }  // namespace
