@@ -179,8 +179,9 @@ Checkpoint load_checkpoint(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     GAN_INPUT_FAIL(path << ": bad 'state' metadata: " << e.what());
   }
-  if (s.epoch < 0 || s.counters.iteration < 0 || s.counters.batch_cursor < 0 ||
-      s.counters.adam_step[0] < 0 || s.counters.adam_step[1] < 0)
+  if (s.epoch < 0 || s.data_count < 0 || s.counters.iteration < 0 ||
+      s.counters.batch_cursor < 0 || s.counters.adam_step[0] < 0 || s.counters.adam_step[1] < 0 ||
+      s.counters.skipped[0] < 0 || s.counters.skipped[1] < 0)
     GAN_INPUT_FAIL(path << ": negative counters in the checkpoint state");
   for (int q = 0; q < 2; ++q)
     for (const auto* v : {&s.params[q], &s.adam_m[q], &s.adam_v[q]})

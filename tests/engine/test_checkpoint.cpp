@@ -6,12 +6,14 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "engine/io/atomic_file.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/safetensors.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
+#include "tests/support/limited_child.hpp"
 #include "tests/support/process_runner.hpp"
 #include "tests/support/test_util.hpp"
 
@@ -213,6 +215,63 @@ TEST_CASE("checkpoint: corrupt, foreign and mismatched files are refused naming 
   w3.set_metadata("config", to_json(other));
   w3.write(tmp / "config.safetensors");
   refused(tmp / "config.safetensors", "expected F32 [15, 10], found F32 [14, 10]");
+  // counters below zero: in the JSON state ...
+  const nlohmann::json state = nlohmann::json::parse(SafetensorsFile::read(good).meta("state"));
+  for (const auto& [field, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"epoch", -1}, {"iteration", -1}, {"batch_cursor", -1}, {"data_count", -1},
+           {"skipped", {-1, 0}}, {"skipped", {0, -1}}}) {
+    CAPTURE(field);
+    nlohmann::json j = state;
+    j[field] = value;
+    SafetensorsWriter w = rewrite([](const std::string&, SafetensorsWriter&, const StTensor&) {
+      return false;
+    });
+    w.set_metadata("state", j.dump());
+    w.write(tmp / "negative.safetensors");
+    refused(tmp / "negative.safetensors", "negative counters in the checkpoint state");
+  }
+  // ... and in Adam's step tensors
+  for (const std::string step : {"adam.G.step", "adam.D.step"}) {
+    CAPTURE(step);
+    SafetensorsWriter w = rewrite([&](const std::string& n, SafetensorsWriter& out, const StTensor&) {
+      if (n != step) return false;
+      out.add_i64_scalar(n, -1);
+      return true;
+    });
+    w.write(tmp / "negative.safetensors");
+    refused(tmp / "negative.safetensors", "negative counters in the checkpoint state");
+  }
+}
+
+TEST_CASE("checkpoint: a configuration that claims a huge network is refused before allocating it") {
+#if GAN_HAS_ASAN_FEATURE
+  MESSAGE("skipped under AddressSanitizer: an address-space limit cannot bound its processes");
+  return;
+#endif
+  TempDir tmp("ckpt_claims");
+  const TrainConfig c = tiny_config();
+  const std::string good = tmp / "good.safetensors";
+  save_checkpoint(good, c, trained_state(c));
+  // the tensors of the tiny model under a configuration of 16 GiB of weights, in either net
+  for (const bool d : {false, true}) {
+    CAPTURE(d);
+    TrainConfig huge = c;
+    (d ? huge.spec.d_widths : huge.spec.g_widths) = {65536, 65536};
+    const SafetensorsFile f = SafetensorsFile::read(good);
+    SafetensorsWriter w;
+    for (const std::string& n : f.names()) {
+      const StTensor& t = f.get(n);
+      w.add(n, t.dtype, t.shape, t.bytes.data());
+    }
+    for (const auto& [k, v] : f.metadata()) w.set_metadata(k, v);
+    w.set_metadata("config", to_json(huge));
+    const std::string path = tmp / "huge.safetensors";
+    w.write(path);
+    // refused naming the first tensor that does not fit, within 256 MiB of address space
+    const std::string want = d ? "D.net.0.weight" : "G.net.0.weight";
+    CHECK(test::run_in_limited_child([&] { load_checkpoint(path); }, want, size_t(256) << 20) ==
+          0);
+  }
 }
 
 }  // namespace

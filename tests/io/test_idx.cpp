@@ -5,9 +5,6 @@
  */
 #include <doctest/doctest.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -15,25 +12,16 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <new>
 #include <string>
 #include <vector>
 
 #include "engine/io/atomic_file.hpp"
 #include "engine/base/error.hpp"
 #include "engine/io/idx.hpp"
+#include "tests/support/limited_child.hpp"
 #include "tests/support/process_runner.hpp"
 
 namespace fs = std::filesystem;
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GAN_HAS_ASAN_FEATURE 1
-#endif
-#endif
-#ifndef GAN_HAS_ASAN_FEATURE
-#define GAN_HAS_ASAN_FEATURE 0
-#endif
 
 namespace {
 
@@ -465,49 +453,15 @@ TEST_CASE("idx: gzip that inflates to more than the header implies is refused ea
 
 // ---- memory ------------------------------------------------------------------------
 
-// Bytes of address space this process holds now (the first field of /proc/self/statm).
-size_t address_space_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  size_t pages = 0;
-  statm >> pages;
-  REQUIRE(pages > 0);
-  return pages * size_t(::sysconf(_SC_PAGESIZE));
-}
-
-// Parses `b` in a child process whose address space may grow by at most `extra` bytes past
-// this one's. The child's exit status: 0 when parsing failed with an InputError whose
-// message holds `want`, 1 for an InputError with another message, 3 when an allocation
-// failed (the limit was hit), 4 for another exception, 5 when parsing succeeded.
+// Parses `b` in a child whose address space may grow by at most `extra` bytes (exit status:
+// see run_in_limited_child).
 int parse_in_limited_child(const Bytes& b, const std::string& want, size_t extra) {
-  const size_t limit = address_space_bytes() + extra;
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    const rlimit lim{limit, limit};
-    if (::setrlimit(RLIMIT_AS, &lim) != 0) ::_exit(6);
-    int code = 5;
-    try {
-      gan::parse_idx(b.data(), b.size(), "lie.idx", 0);
-    } catch (const gan::InputError& e) {
-      code = has(e.what(), want) ? 0 : 1;
-    } catch (const std::bad_alloc&) {
-      code = 3;
-    } catch (...) {
-      code = 4;
-    }
-    ::_exit(code);
-  }
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0) {
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return gan::test::run_in_limited_child([&] { gan::parse_idx(b.data(), b.size(), "lie.idx", 0); },
+                                         want, extra);
 }
 
 TEST_CASE("idx: a header that claims 2 GiB costs no more memory than the data it really holds") {
-#if defined(__SANITIZE_ADDRESS__) || GAN_HAS_ASAN_FEATURE
-  // AddressSanitizer reserves terabytes of address space for its shadow memory, so an
-  // address-space limit cannot bound the child (it hangs or fails at start-up there); the
-  // release suite, which CI runs too, makes this check.
+#if GAN_HAS_ASAN_FEATURE
   MESSAGE("skipped under AddressSanitizer: an address-space limit cannot bound its processes");
   return;
 #endif
