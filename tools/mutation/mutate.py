@@ -14,12 +14,16 @@ statement commented out, a constant changed, ...). A seeded sample of them is ru
      tests with a timeout: a failing or timed-out run kills it, a passing run means it
      survived;
   3. the original file is put back before the next mutant.
-The score of a file is killed / (killed + survived). The results (commit, sample, score per
-file, every surviving mutant as a diff line) replace the block between the markers in
-docs/testing.md and are kept as JSON in the scratch directory.
+The score of a file is killed / (killed + survived). Each file's result (the commit measured,
+the sample, the score, every surviving mutant as a diff line) replaces that file's record in
+docs/mutation-results.json, so a file can be measured again after its tests change while the
+others keep theirs; the block between the markers in docs/testing.md is rendered from that
+record. A file's sample is drawn by a generator seeded with the seed and the file's path, so
+it does not depend on which other files a run takes.
 
 Usage (tools/mutation/run.sh installs universalmutator and calls this):
   mutate.py [--per-file N] [--files F ...] [--seed S] [--commit REV] [--scratch DIR]
+            [--results JSON] [--no-report]
 One mutant costs about 25 s on 2 busy cores (mostly relinking), so the default of 12 per
 file over the 13 targets is about an hour.
 """
@@ -140,28 +144,42 @@ def diff_line(source, lineno, new):
     return f"{lineno}: `{source[lineno - 1].strip()}` → `{new.strip()}`"
 
 
-def results_minutes(results):
-    return sum(r["seconds"] for r in results) / 60.0
+def merge_results(path, results):
+    """The records in `path` (one per file, each naming the commit it measured) with those of
+    this run put in place of the same files' older ones; written back to `path`."""
+    merged = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            merged = {r["file"]: r for r in json.load(f)["files"]}
+    merged.update({r["file"]: r for r in results})
+    order = [t for t in TARGETS if t in merged] + sorted(set(merged) - set(TARGETS))
+    files = [merged[t] for t in order]
+    with open(path, "w") as f:
+        json.dump({"files": files}, f, indent=1)
+        f.write("\n")
+    return files
 
 
-def write_report(results, commit, args):
+def write_report(results):
     doc = os.path.join(ROOT, "docs", "testing.md")
     with open(doc) as f:
         text = f.read()
     if BEGIN not in text or END not in text:
         sys.exit(f"{doc} lacks the markers {BEGIN} / {END}")
     lines = [BEGIN, "",
-             f"Measured on commit `{commit}` ({datetime.date.today().isoformat()}), "
-             f"{args.per_file} sampled mutants per file (seed {args.seed}), "
-             f"{results_minutes(results):.0f} minutes; "
-             "score = killed / (killed + survived).", "",
-             "| file | mutants generated | run | stillborn (redrawn) | killed | survived | score |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "Each file's row names the commit it was measured on (a file is measured again "
+             "after its tests change); score = killed / (killed + survived); a timed-out test "
+             "run counts as killed.", "",
+             "| file | commit | date | sample (seed) | mutants generated | run | stillborn "
+             "(redrawn) | killed (timeouts) | survived | score | minutes |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
         run_n = r["killed"] + r["survived"]
         score = f"{100.0 * r['killed'] / run_n:.0f}%" if run_n else "–"
-        lines.append(f"| {r['file']} | {r['generated']} | {run_n} | {r['stillborn']} | "
-                     f"{r['killed']} | {r['survived']} | {score} |")
+        lines.append(f"| {r['file']} | `{r['commit'][:10]}` | {r['date']} | {r['per_file']} "
+                     f"({r['seed']}) | {r['generated']} | {run_n} | {r['stillborn']} | "
+                     f"{r['killed']} ({r['timeouts']}) | {r['survived']} | {score} | "
+                     f"{r['seconds'] / 60:.1f} |")
     lines += ["", "Surviving mutants (line: original → mutant):", ""]
     any_survivor = False
     for r in results:
@@ -185,7 +203,10 @@ def main():
     ap.add_argument("--commit", default="HEAD", help="the commit to measure")
     ap.add_argument("--scratch", default=os.path.join(ROOT, "build", "mutation"))
     ap.add_argument("--build-timeout", type=int, default=900)
-    ap.add_argument("--no-report", action="store_true", help="leave docs/testing.md alone")
+    ap.add_argument("--results", default=os.path.join(ROOT, "docs", "mutation-results.json"),
+                    help="record of every file's latest measurement, updated by this run")
+    ap.add_argument("--no-report", action="store_true",
+                    help="leave docs/testing.md and the record alone")
     args = ap.parse_args()
     for f in args.files:
         if f not in TARGETS:
@@ -204,8 +225,8 @@ def main():
     log(f"built the unmutated tree in {secs:.0f} s")
 
     results = []
-    rng = random.Random(args.seed)
     for rel in args.files:
+        rng = random.Random(f"{args.seed}:{rel}")  # a file's sample does not depend on the others
         path = os.path.join(tree, rel)
         cmd = test_command(build, TARGETS[rel])
         rc, base, out = run(cmd, cwd=build)
@@ -216,9 +237,10 @@ def main():
         syntax, syntax_dir = compile_command(build, tree, rel)
         order = list(range(len(mutants)))
         rng.shuffle(order)
-        r = {"file": rel, "generated": len(mutants), "stillborn": 0, "killed": 0,
-             "survived": 0, "timeouts": 0, "survivors": [], "tests": TARGETS[rel],
-             "baseline_s": round(base, 1)}
+        r = {"file": rel, "commit": commit, "date": datetime.date.today().isoformat(),
+             "per_file": args.per_file, "seed": args.seed, "generated": len(mutants),
+             "stillborn": 0, "killed": 0, "survived": 0, "timeouts": 0, "survivors": [],
+             "tests": TARGETS[rel], "baseline_s": round(base, 1)}
         log(f"{rel}: {len(mutants)} mutants; tests take {base:.1f} s (timeout {timeout:.0f} s)")
         original = "".join(source)
         t_file = time.monotonic()
@@ -267,7 +289,7 @@ def main():
         log(f"{r['file']}: {r['killed']}/{n} killed, {r['stillborn']} stillborn, "
             f"{r['seconds'] / 60:.1f} min")
     if not args.no_report:
-        write_report(results, commit, args)
+        write_report(merge_results(args.results, results))
 
 
 if __name__ == "__main__":
