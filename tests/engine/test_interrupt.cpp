@@ -291,6 +291,48 @@ TEST_CASE("a second signal stops at once, the last checkpoint still loads and re
   CHECK(stopped_at_once > 0);
 }
 
+TEST_CASE("SIGINT while the last checkpoint is written: it completes, exit 130, all epochs done") {
+  TempDir tmp("finishing");
+  const std::string data = tmp / "data";
+  write_small_data(data, 64);  // 2 iterations per epoch
+  // a model whose checkpoint (about 20 MB) takes a while to write
+  const std::vector<std::string> wide = {"--g-widths", "512,512", "--d-widths", "512,512"};
+  bool caught = false;
+  for (int attempt = 0; attempt < 10 && !caught; ++attempt) {
+    CAPTURE(attempt);
+    const std::string out = tmp / ("run" + std::to_string(attempt));
+    const std::string ckpt = out + "/checkpoint.safetensors";
+    const pid_t pid = spawn_gan(tiny_run(data, out, 1, wide), tmp / "stdout", tmp / "stderr");
+    // stop the child now and then until it is caught writing the checkpoint, which it does
+    // only after the epoch's last step
+    bool writing = false;
+    for (int peek = 0; peek < 20000 && !writing; ++peek) {
+      if (::kill(pid, SIGSTOP) != 0) break;
+      writing = !temporaries(out, "checkpoint.safetensors").empty();
+      if (!writing) {
+        ::kill(pid, SIGCONT);
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    }
+    if (writing) ::kill(pid, SIGINT);
+    ::kill(pid, SIGCONT);
+    const int status = wait_child(pid);
+    const std::string said = slurp(tmp / "stdout");
+    INFO(said, slurp(tmp / "stderr"));
+    if (!writing) {  // it finished between two peeks: try again
+      CHECK(status == 0);
+      continue;
+    }
+    caught = true;
+    CHECK(status == 130);
+    CHECK(said.find("interrupted (signal 2) while finishing: all 1 epochs are done and "
+                    "checkpoint " + ckpt + " is complete") != std::string::npos);
+    CHECK(load_checkpoint(ckpt).state.epoch == 1);
+    CHECK(temporaries(out, "checkpoint.safetensors").empty());
+  }
+  CHECK(caught);
+}
+
 TEST_CASE("SIGKILL at 30 moments, some while a checkpoint is written: it loads, resumes exactly") {
   TempDir tmp("kill");
   const std::string data = tmp / "data";
