@@ -264,6 +264,10 @@ TEST_CASE("idx: a bad magic number is refused") {
   b[0] = 0;
   b[1] = 0x50;
   CHECK(has(parse_error(b, "fixture.idx", 3), "magic number 0x00500803"));
+  // gzip's first byte without its second is no gzip stream: read as raw, a bad magic
+  b[0] = 0x1f;
+  b[1] = 0x00;
+  CHECK(has(parse_error(b, "fixture.idx", 3), "not an IDX file: the magic number 0x1F000803"));
 }
 
 TEST_CASE("idx: an element type other than unsigned byte is refused, naming the type") {
