@@ -247,6 +247,19 @@ TEST_CASE("safetensors: typed accessors name the file, tensor and the mismatch")
   CHECK(f.f32("w", {2, 3}) == std::vector<float>(x, x + 6));
 }
 
+TEST_CASE("safetensors: a header of megabytes (far below the 100 MB limit) round-trips") {
+  SafetensorsWriter w;
+  const std::string big(3 << 20, 'x');  // 3 MiB of metadata
+  w.set_metadata("notes", big);
+  const float x[2] = {1, 2};
+  w.add_f32("x", {2}, x);
+  const std::vector<uint8_t> bytes = w.serialize();
+  REQUIRE(bytes.size() > (size_t(3) << 20));
+  const SafetensorsFile f = SafetensorsFile::parse(bytes.data(), bytes.size(), kName);
+  CHECK(f.meta("notes") == big);
+  CHECK(f.f32("x", {2}) == std::vector<float>{1, 2});
+}
+
 TEST_CASE("safetensors: truncated files and bad header lengths are refused") {
   for (size_t n = 0; n < 8; ++n) {
     const std::string msg = parse_error(std::vector<uint8_t>(n, 0));
@@ -270,6 +283,15 @@ TEST_CASE("safetensors: truncated files and bad header lengths are refused") {
   std::fill(b.begin(), b.begin() + 8, 0xFF);
   msg = parse_error(b);
   CHECK(msg.find("header length 18446744073709551615 exceeds the limit") != std::string::npos);
+  // exactly the limit is allowed: this one fails only for running past the file
+  b.assign(b.size(), ' ');
+  b[0] = 0x00;
+  b[1] = 0xE1;
+  b[2] = 0xF5;
+  b[3] = 0x05;  // 100000000
+  std::fill(b.begin() + 4, b.begin() + 8, 0);
+  msg = parse_error(b);
+  CHECK(msg.find("header length 100000000 is larger than the file") != std::string::npos);
 
   // A valid file cut short by one byte: the last tensor runs past the buffer.
   SafetensorsWriter w;

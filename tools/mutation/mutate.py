@@ -229,6 +229,10 @@ def main():
         rng = random.Random(f"{args.seed}:{rel}")  # a file's sample does not depend on the others
         path = os.path.join(tree, rel)
         cmd = test_command(build, TARGETS[rel])
+        # the binaries still hold the previous file's last mutant until rebuilt
+        rc, _, out = build_tests(build, env, args.build_timeout)
+        if rc != 0:
+            sys.exit(f"{rel}: the unmutated tree does not build:\n{out}")
         rc, base, out = run(cmd, cwd=build)
         if rc != 0:
             sys.exit(f"{rel}: the tests fail without a mutant:\n{out}")

@@ -7,7 +7,8 @@ own "seeds" (a finalist found in a one-seed stage gets a second seed). Entries m
 "program": "torch" to train the recipe of another entry
 (same flags, same seed) with the PyTorch peer (tools/quality/torch_train.py) instead, or
 "eval_of": NAME to train nothing and evaluate NAME's checkpoints again with "eval_flags"
-(e.g. ["--weights", "raw"] for a run's raw weights beside its weight average).
+(e.g. ["--weights", "raw"] for a run's raw weights beside its weight average). NAME is a
+configuration of the same stage, or STAGE/NAME one of another stage.
 
 For every (stage, configuration, seed) the study runs, in RUNS/<stage>/<name>/seed<S>/:
   gan_cuda --epochs E --seed S --out . <flags>        (or the PyTorch peer)
@@ -98,13 +99,22 @@ def merge_flags(base, flags):
     return out + list(flags)
 
 
-def entry_flags(stage, entry):
+def find_entry(plan, stage_name, ref):
+    """(stage name, stage, configuration) that `ref` names: NAME in stage_name, or STAGE/NAME."""
+    if "/" in ref:
+        stage_name, ref = ref.split("/", 1)
+    stage = plan["stages"].get(stage_name)
+    entry = stage and next((e for e in stage["configs"] if e["name"] == ref), None)
+    if entry is None:
+        raise SystemExit(f"study: no configuration named {ref} in stage {stage_name}")
+    return stage_name, stage, entry
+
+
+def entry_flags(plan, stage_name, entry):
     other = entry.get("recipe") or entry.get("eval_of")
+    stage = plan["stages"][stage_name]
     if other:
-        base = next((e for e in stage["configs"] if e["name"] == other), None)
-        if base is None:
-            raise SystemExit(f"study: {entry['name']}: no configuration named {other}")
-        entry = base
+        _, stage, entry = find_entry(plan, stage_name, other)
     return merge_flags(stage.get("base_flags", []), entry.get("flags", []))
 
 
@@ -113,7 +123,7 @@ def entry_seeds(stage, entry):
     return entry.get("seeds", stage["seeds"])
 
 
-def run_one(args, stage_name, stage, entry, seed):
+def run_one(args, plan, stage_name, stage, entry, seed):
     d = os.path.join(args.runs, stage_name, entry["name"], f"seed{seed}")
     eval_path = os.path.join(d, "eval.json")
     if os.path.exists(eval_path):
@@ -122,13 +132,14 @@ def run_one(args, stage_name, stage, entry, seed):
         return None
     os.makedirs(d, exist_ok=True)
     epochs = stage["epochs"]
-    flags = entry_flags(stage, entry)
+    flags = entry_flags(plan, stage_name, entry)
     program = entry.get("program", "gan_cuda")
     threads = ["--threads", str(args.threads)] if args.threads else []
     ckpt = os.path.join(d, "checkpoint.safetensors")
     if entry.get("eval_of"):
         program = "eval only"
-        ckpt = os.path.join(args.runs, stage_name, entry["eval_of"], f"seed{seed}",
+        of_stage, _, of = find_entry(plan, stage_name, entry["eval_of"])
+        ckpt = os.path.join(args.runs, of_stage, of["name"], f"seed{seed}",
                             "checkpoint.safetensors")
         if not os.path.exists(ckpt):
             raise SystemExit(f"study: {entry['name']} needs {ckpt} (run {entry['eval_of']} first)")
@@ -195,7 +206,7 @@ def collect(args, plan):
                                 "max": max(vals)}
             rows.append({"stage": stage_name, "name": entry["name"],
                          "note": entry.get("note", ""),
-                         "flags": entry_flags(stage, entry) + entry.get("eval_flags", []),
+                         "flags": entry_flags(plan, stage_name, entry) + entry.get("eval_flags", []),
                          "program": entry.get("program", "gan_cuda"),
                          "epochs": stage["epochs"], "seeds": [r["seed"] for r in runs],
                          "runs": runs, "summary": summary})
@@ -286,7 +297,7 @@ def main(argv=None):
             seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else \
                 entry_seeds(stage, entry)
             for seed in seeds:
-                run_one(args, name, stage, entry, seed)
+                run_one(args, plan, name, stage, entry, seed)
     write_report(args, plan, collect(args, plan))
     return 0
 
