@@ -35,6 +35,7 @@
 #include "engine/trainer.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/support/process_runner.hpp"
+#include "tests/support/safetensors_copy.hpp"
 
 namespace {
 
@@ -393,14 +394,8 @@ TEST_CASE("sizes that cannot fit are refused with the sizes named, before any la
 // A copy of the checkpoint `src` with one field of its JSON metadata `key` set to `value`.
 void patch_checkpoint(const std::string& src, const std::string& dst, const std::string& key,
                       const std::string& field, const std::string& value) {
-  const SafetensorsFile f = SafetensorsFile::read(src);
-  SafetensorsWriter w;
-  for (const std::string& name : f.names()) {
-    const StTensor& t = f.get(name);
-    w.add(name, t.dtype, t.shape, t.bytes.data());
-  }
-  for (const auto& [k, v] : f.metadata()) w.set_metadata(k, v);
-  nlohmann::json j = nlohmann::json::parse(f.meta(key));
+  SafetensorsWriter w = copy_safetensors(src);
+  nlohmann::json j = nlohmann::json::parse(SafetensorsFile::read(src).meta(key));
   j[field] = nlohmann::json::parse(value);
   w.set_metadata(key, j.dump());
   w.write(dst);
@@ -432,16 +427,12 @@ TEST_CASE("--resume refuses a batch cursor outside the epoch and counters out of
   // Adam's step counters are tensors, not JSON: one network's at a time
   for (const std::string net : {"G", "D"}) {
     CAPTURE(net);
-    const SafetensorsFile f = SafetensorsFile::read(ckpt);
-    SafetensorsWriter w;
     const std::string step = "adam." + net + ".step";
-    for (const std::string& name : f.names()) {
-      const StTensor& t = f.get(name);
-      if (name != step) w.add(name, t.dtype, t.shape, t.bytes.data());
-    }
-    w.add_i64_scalar(step, int64_t{1} << 48);
-    for (const auto& [k, v] : f.metadata()) w.set_metadata(k, v);
-    w.write(tmp / "bad.safetensors");
+    copy_safetensors(ckpt, [&](const std::string& name, SafetensorsWriter& w, const StTensor&) {
+      if (name != step) return false;
+      w.add_i64_scalar(step, int64_t{1} << 48);
+      return true;
+    }).write(tmp / "bad.safetensors");
     const Child c = run_child(tiny_run(data, tmp / "other", 2, {"--resume",
                                                                 tmp / "bad.safetensors"}));
     INFO(c.err);

@@ -25,6 +25,14 @@ namespace {
 using namespace gan;
 using namespace gan::test;
 
+// 320 random 28x28 images with labels in `dir`: ten iterations of batch 32 per epoch.
+void write_random_data(const std::string& dir) {
+  const Dataset data = random_dataset(320, 28, 28, 8);
+  std::filesystem::create_directories(dir);
+  write_idx(dir + "/train-images-idx3-ubyte", {320, 28, 28}, data.images.data());
+  write_idx(dir + "/train-labels-idx1-ubyte", {320}, data.labels.data());
+}
+
 CliCommand parse(std::vector<std::string> args) {
   args.insert(args.begin(), "gan_cuda");
   std::vector<const char*> argv;
@@ -86,10 +94,7 @@ TEST_CASE("options CLI: --lr sets both networks, --lr-g and --lr-d win over it")
 
 TEST_CASE("options CLI: a run with every option, sampled both ways, resumed") {
   TempDir tmp("options_cli");
-  const Dataset data = random_dataset(320, 28, 28, 8);
-  std::filesystem::create_directories(tmp / "data");
-  write_idx(tmp / "data/train-images-idx3-ubyte", {320, 28, 28}, data.images.data());
-  write_idx(tmp / "data/train-labels-idx1-ubyte", {320}, data.labels.data());
+  write_random_data(tmp / "data");
   const std::string out = tmp / "run", ck = out + "/checkpoint.safetensors";
   const std::vector<std::string> options = {
       "--data", tmp / "data", "--batch-size", "32", "--lr-g", "1e-3", "--lr-d", "3e-4",
@@ -160,16 +165,9 @@ TEST_CASE("options CLI: a run with every option, sampled both ways, resumed") {
   CHECK(c3.config.sample_bn_batch == 8);
 }
 
-}  // namespace
-
-namespace {
-
 TEST_CASE("--resume refuses each training flag set above or below the checkpoint's value") {
   TempDir tmp("differs");
-  const Dataset data = random_dataset(320, 28, 28, 8);
-  std::filesystem::create_directories(tmp / "data");
-  write_idx(tmp / "data/train-images-idx3-ubyte", {320, 28, 28}, data.images.data());
-  write_idx(tmp / "data/train-labels-idx1-ubyte", {320}, data.labels.data());
+  write_random_data(tmp / "data");
   const std::string out = tmp / "run", ck = out + "/checkpoint.safetensors";
   // every training option away from its default, so that both directions exist
   const std::vector<std::string> trained = {

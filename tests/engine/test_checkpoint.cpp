@@ -15,6 +15,7 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/support/limited_child.hpp"
 #include "tests/support/process_runner.hpp"
+#include "tests/support/safetensors_copy.hpp"
 #include "tests/support/test_util.hpp"
 
 namespace {
@@ -172,17 +173,7 @@ TEST_CASE("checkpoint: corrupt, foreign and mismatched files are refused naming 
   refused(tmp / "missing.safetensors", "cannot open");
 
   // The good file with `edit` applied to its tensors (true = tensor handled by edit).
-  auto rewrite = [&](auto&& edit) {
-    const SafetensorsFile f = SafetensorsFile::read(good);
-    SafetensorsWriter w;
-    for (const std::string& n : f.names()) {
-      const StTensor& t = f.get(n);
-      if (edit(n, w, t)) continue;
-      w.add(n, t.dtype, t.shape, t.bytes.data());
-    }
-    for (const auto& [k, v] : f.metadata()) w.set_metadata(k, v);
-    return w;
-  };
+  auto rewrite = [&](const test::TensorEdit& edit) { return test::copy_safetensors(good, edit); };
   // a tensor missing
   SafetensorsWriter w1 = rewrite([](const std::string& n, SafetensorsWriter&, const StTensor&) {
     return n == "D.net.0.bias";
@@ -198,9 +189,7 @@ TEST_CASE("checkpoint: corrupt, foreign and mismatched files are refused naming 
   w2.write(tmp / "shape.safetensors");
   refused(tmp / "shape.safetensors", "G.net.0.weight");
   // another format, another version
-  SafetensorsWriter w3 = rewrite([](const std::string&, SafetensorsWriter&, const StTensor&) {
-    return false;
-  });
+  SafetensorsWriter w3 = test::copy_safetensors(good);
   w3.set_metadata("format", "something-else");
   w3.write(tmp / "format.safetensors");
   refused(tmp / "format.safetensors", "not a gan_cuda checkpoint");
@@ -223,9 +212,7 @@ TEST_CASE("checkpoint: corrupt, foreign and mismatched files are refused naming 
     CAPTURE(field);
     nlohmann::json j = state;
     j[field] = value;
-    SafetensorsWriter w = rewrite([](const std::string&, SafetensorsWriter&, const StTensor&) {
-      return false;
-    });
+    SafetensorsWriter w = test::copy_safetensors(good);
     w.set_metadata("state", j.dump());
     w.write(tmp / "negative.safetensors");
     refused(tmp / "negative.safetensors", "negative counters in the checkpoint state");
@@ -257,13 +244,7 @@ TEST_CASE("checkpoint: a configuration that claims a huge network is refused bef
     CAPTURE(d);
     TrainConfig huge = c;
     (d ? huge.spec.d_widths : huge.spec.g_widths) = {65536, 65536};
-    const SafetensorsFile f = SafetensorsFile::read(good);
-    SafetensorsWriter w;
-    for (const std::string& n : f.names()) {
-      const StTensor& t = f.get(n);
-      w.add(n, t.dtype, t.shape, t.bytes.data());
-    }
-    for (const auto& [k, v] : f.metadata()) w.set_metadata(k, v);
+    SafetensorsWriter w = test::copy_safetensors(good);
     w.set_metadata("config", to_json(huge));
     const std::string path = tmp / "huge.safetensors";
     w.write(path);
