@@ -144,23 +144,23 @@ TEST_CASE("options CLI: a run with every option, sampled both ways, resumed") {
   const ProcessResult refused = run_gan(changed);
   CHECK(refused.status == 2);
   CHECK(refused.err.find("--g-ema differs") != std::string::npos);
-  std::vector<std::string> to3 = again;
-  again.insert(again.end(), {"--sample-bn", "eval"});
-  const ProcessResult resumed = run_gan(again);
-  INFO(resumed.err);
-  CHECK(resumed.status == 0);
-  const Checkpoint c2 = load_checkpoint(ck);
-  CHECK(c2.state.epoch == 2);
+  // continues to `epochs` with `sampling` flags; the checkpoint it leaves
+  auto resume_to = [&](int epochs, const std::vector<std::string>& sampling) {
+    std::vector<std::string> a = again;
+    a.back() = std::to_string(epochs);  // --epochs
+    a.insert(a.end(), sampling.begin(), sampling.end());
+    const ProcessResult r = run_gan(a);
+    INFO(r.err);
+    CHECK(r.status == 0);
+    const Checkpoint c = load_checkpoint(ck);
+    CHECK(c.state.epoch == epochs);
+    CHECK(c.config.g_ema == 0.9f);
+    return c;
+  };
+  const Checkpoint c2 = resume_to(2, {"--sample-bn", "eval"});
   CHECK(c2.config.sample_bn == SampleBn::Eval);
   CHECK(c2.config.sample_bn_batch == 16);  // a sampling flag not given keeps the checkpoint's
-  CHECK(c2.config.g_ema == 0.9f);
-  to3[to3.size() - 1] = "3";  // --epochs
-  to3.insert(to3.end(), {"--sample-bn", "train", "--sample-bn-batch", "8"});
-  const ProcessResult third = run_gan(to3);
-  INFO(third.err);
-  CHECK(third.status == 0);
-  const Checkpoint c3 = load_checkpoint(ck);
-  CHECK(c3.state.epoch == 3);
+  const Checkpoint c3 = resume_to(3, {"--sample-bn", "train", "--sample-bn-batch", "8"});
   CHECK(c3.config.sample_bn == SampleBn::Train);
   CHECK(c3.config.sample_bn_batch == 8);
 }
