@@ -339,6 +339,24 @@ TEST_CASE("--nan-policy: abort names the network and step, skip counts, checkpoi
   CHECK(ck.state.counters.adam_step[0] + ck.state.counters.skipped[0] == 2 * 16);
   CHECK(contains(s.out, "warning: skipped"));
 
+  // resumed with --nan-policy abort: the first failure in the checkpoint is older than this
+  // run's, whose step is known to lie after the previous record; with a record every step
+  // that is one step, the one the last record names
+  const std::string skip_ck = tmp / "skip/checkpoint.safetensors";
+  const std::vector<uint8_t> skip_bytes = read_file(skip_ck);
+  const Child r = run_child(tiny_run(data, tmp / "skip", 3, {"--lr", "1e30", "--nan-policy",
+                                                             "abort", "--log-every", "1",
+                                                             "--resume", skip_ck}));
+  INFO(r.err);
+  REQUIRE(r.status == 1);
+  std::ifstream resumed_metrics(tmp / "skip/metrics.jsonl");
+  while (std::getline(resumed_metrics, line)) last = line;
+  const int64_t failed = nlohmann::json::parse(last)["step"].get<int64_t>();
+  CHECK(failed > 2 * 16);
+  CHECK(contains(r.err, "loss or gradient at step " + std::to_string(failed) + " (epoch 3)"));
+  CHECK(contains(r.err, "The last good checkpoint " + skip_ck + " was left as it was."));
+  CHECK(read_file(skip_ck) == skip_bytes);
+
   // the checkpoint writer itself refuses non-finite values, and writes nothing
   Checkpoint bad = ck;
   bad.state.params[1][3] = std::nanf("");
