@@ -134,37 +134,32 @@ Checkpoint load_checkpoint(const std::string& path) {
     for (const TensorEntry& e : nets[0].buffers) require(kEmaPrefix + e.name, e.shape);
   }
   TrainState& s = ck.state;
+  // Copies tensor `name` into `dst` at `e.offset`; a non-finite value refuses the file.
+  auto read_into = [&](const std::string& name, const TensorEntry& e, std::vector<float>& dst) {
+    const std::vector<float> v = f.f32(name, e.shape);
+    for (float x : v)
+      if (!std::isfinite(x)) GAN_INPUT_FAIL(path << ": tensor " << name << " holds non-finite values");
+    std::copy(v.begin(), v.end(), dst.begin() + e.offset);
+  };
   for (int q = 0; q < 2; ++q) {
     s.params[q].assign(nets[q].param_count, 0.0f);
     s.adam_m[q].assign(nets[q].param_count, 0.0f);
     s.adam_v[q].assign(nets[q].param_count, 0.0f);
     for (const TensorEntry& e : nets[q].params) {
-      const auto v = f.f32(kNetPrefix[q] + e.name, e.shape);
-      std::copy(v.begin(), v.end(), s.params[q].begin() + e.offset);
+      read_into(kNetPrefix[q] + e.name, e, s.params[q]);
       if (!ck.has_optimizer) continue;
-      const auto m = f.f32(std::string(kAdamPrefix[q]) + "exp_avg." + e.name, e.shape);
-      const auto vv = f.f32(std::string(kAdamPrefix[q]) + "exp_avg_sq." + e.name, e.shape);
-      std::copy(m.begin(), m.end(), s.adam_m[q].begin() + e.offset);
-      std::copy(vv.begin(), vv.end(), s.adam_v[q].begin() + e.offset);
+      read_into(std::string(kAdamPrefix[q]) + "exp_avg." + e.name, e, s.adam_m[q]);
+      read_into(std::string(kAdamPrefix[q]) + "exp_avg_sq." + e.name, e, s.adam_v[q]);
     }
     if (ck.has_optimizer) s.counters.adam_step[q] = f.i64_scalar(std::string(kAdamPrefix[q]) + "step");
   }
   s.bn_stats.assign(nets[0].stat_count, 0.0f);
-  for (const TensorEntry& e : nets[0].buffers) {
-    const auto v = f.f32(kNetPrefix[0] + e.name, e.shape);
-    std::copy(v.begin(), v.end(), s.bn_stats.begin() + e.offset);
-  }
+  for (const TensorEntry& e : nets[0].buffers) read_into(kNetPrefix[0] + e.name, e, s.bn_stats);
   if (ck.config.has_ema()) {
     s.ema_params.assign(nets[0].param_count, 0.0f);
     s.ema_stats.assign(nets[0].stat_count, 0.0f);
-    for (const TensorEntry& e : nets[0].params) {
-      const auto v = f.f32(kEmaPrefix + e.name, e.shape);
-      std::copy(v.begin(), v.end(), s.ema_params.begin() + e.offset);
-    }
-    for (const TensorEntry& e : nets[0].buffers) {
-      const auto v = f.f32(kEmaPrefix + e.name, e.shape);
-      std::copy(v.begin(), v.end(), s.ema_stats.begin() + e.offset);
-    }
+    for (const TensorEntry& e : nets[0].params) read_into(kEmaPrefix + e.name, e, s.ema_params);
+    for (const TensorEntry& e : nets[0].buffers) read_into(kEmaPrefix + e.name, e, s.ema_stats);
   }
   try {
     const nlohmann::json j = nlohmann::json::parse(f.meta("state"));
@@ -183,12 +178,6 @@ Checkpoint load_checkpoint(const std::string& path) {
       s.counters.batch_cursor < 0 || s.counters.adam_step[0] < 0 || s.counters.adam_step[1] < 0 ||
       s.counters.skipped[0] < 0 || s.counters.skipped[1] < 0)
     GAN_INPUT_FAIL(path << ": negative counters in the checkpoint state");
-  for (int q = 0; q < 2; ++q)
-    for (const auto* v : {&s.params[q], &s.adam_m[q], &s.adam_v[q]})
-      for (float x : *v)
-        if (!std::isfinite(x)) GAN_INPUT_FAIL(path << ": holds non-finite values");
-  for (float x : s.ema_params)
-    if (!std::isfinite(x)) GAN_INPUT_FAIL(path << ": holds non-finite values");
   return ck;
 }
 

@@ -305,7 +305,8 @@ TEST_CASE("an output directory that cannot be used is refused before training, n
   write_file_atomic(tmp / "early/metrics.jsonl", std::string("{\"step\": 5}\n"));
   const Child d = run_child(tiny_run(data, tmp / "early", 1));
   CHECK(d.status == 2);
-  CHECK(contains(d.err, "stopped before its first checkpoint"));
+  CHECK(contains(d.err, "stopped before its first checkpoint (" + tmp / "early/metrics.jsonl" +
+                        "); remove it or choose another --out"));
   CHECK(read_file(tmp / "early/metrics.jsonl").size() == 12);
 }
 

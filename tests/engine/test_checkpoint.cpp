@@ -101,6 +101,11 @@ TEST_CASE("checkpoint: PyTorch state_dict names, shapes and dtypes") {
   CHECK(f.get("G.net.1.num_batches_tracked").dtype == DType::I64);
   // 3 iterations x (2 D steps + 1 G step) training-mode forwards of G
   CHECK(f.i64_scalar("G.net.1.num_batches_tracked") == 9);
+  // the weight average: a second generator state_dict under G_ema.
+  CHECK(f.get("G_ema.net.0.weight").shape == std::vector<int64_t>{10, 6});
+  CHECK(f.get("G_ema.net.4.running_var").shape == std::vector<int64_t>{14});
+  CHECK(f.i64_scalar("G_ema.net.1.num_batches_tracked") == 9);
+  CHECK(f.i64_scalar("G_ema.net.4.num_batches_tracked") == 9);
   CHECK(f.i64_scalar("adam.G.step") == 3);
   CHECK(f.i64_scalar("adam.D.step") == 6);
   CHECK(f.has("adam.D.exp_avg_sq.net.2.bias"));
@@ -130,9 +135,12 @@ TEST_CASE("checkpoint: non-finite state is never written and the old file stays"
   save_checkpoint(path, c, s);
   const auto before = read_file(path);
   // the message names the file and what holds the bad value
-  const char* what[] = {"the generator", "the discriminator", "a BatchNorm running statistic",
-                        "an Adam moment", "an Adam moment"};
-  for (int which = 0; which < 5; ++which) {
+  const char* what[] = {"the generator",  "the discriminator",
+                        "a BatchNorm running statistic", "an Adam moment", "an Adam moment",
+                        "the generator's weight average",
+                        "the weight average's BatchNorm statistics"};
+  REQUIRE(c.has_ema());
+  for (int which = 0; which < 7; ++which) {
     CAPTURE(which);
     TrainState bad = s;
     if (which == 0) bad.params[0][3] = NAN;
@@ -140,11 +148,42 @@ TEST_CASE("checkpoint: non-finite state is never written and the old file stays"
     if (which == 2) bad.bn_stats[2] = INFINITY;
     if (which == 3) bad.adam_v[0][0] = -INFINITY;
     if (which == 4) bad.adam_m[1][1] = NAN;
+    if (which == 5) bad.ema_params[7] = INFINITY;
+    if (which == 6) bad.ema_stats[1] = NAN;
     const std::string want = "refusing to write " + path + ": " + what[which] +
                              " holds non-finite values";
     CHECK_THROWS_WITH_AS(save_checkpoint(path, c, bad), doctest::Contains(want.c_str()), Error);
     CHECK(read_file(path) == before);
   }
+}
+
+TEST_CASE("checkpoint: a file with a non-finite value in any tensor is refused, naming it") {
+  TempDir tmp("ckpt_nonfinite");
+  const TrainConfig c = tiny_config();
+  REQUIRE(c.has_ema());
+  const std::string good = tmp / "good.safetensors";
+  save_checkpoint(good, c, trained_state(c));
+  for (const std::string name :
+       {"G.net.0.weight", "G.net.6.bias", "D.net.0.weight", "D.net.2.bias",
+        "G.net.1.running_mean", "G.net.4.running_var", "adam.G.exp_avg.net.0.weight",
+        "adam.G.exp_avg_sq.net.1.weight", "adam.D.exp_avg.net.2.weight",
+        "adam.D.exp_avg_sq.net.0.bias", "G_ema.net.0.weight", "G_ema.net.4.running_mean"}) {
+    CAPTURE(name);
+    const std::string bad = tmp / "bad.safetensors";
+    test::copy_safetensors(good, [&](const std::string& n, SafetensorsWriter& w,
+                                     const StTensor& t) {
+      if (n != name) return false;
+      std::vector<float> v = SafetensorsFile::read(good).f32(n, t.shape);
+      v.back() = std::nanf("");
+      w.add_f32(n, t.shape, v.data());
+      return true;
+    }).write(bad);
+    CHECK_THROWS_WITH_AS(load_checkpoint(bad),
+                         doctest::Contains((bad + ": tensor " + name +
+                                            " holds non-finite values").c_str()),
+                         InputError);
+  }
+  CHECK_NOTHROW(load_checkpoint(good));
 }
 
 TEST_CASE("checkpoint: corrupt, foreign and mismatched files are refused naming the file") {

@@ -201,6 +201,29 @@ TEST_CASE("idx: raw and gzip files of the same bytes load identically: raw is pr
 
 // ---- writing -----------------------------------------------------------------------
 
+TEST_CASE("idx: write_idx compresses exactly the paths ending in .gz, however short") {
+  TempDir dir("idx_short");
+  const Bytes data = iota_bytes(6, 1);
+  // relative paths no longer than the suffix, written from inside the directory
+  {
+    struct Cd {  // back to the old working directory however the block ends
+      std::filesystem::path old = std::filesystem::current_path();
+      ~Cd() { std::filesystem::current_path(old); }
+    } cd;
+    std::filesystem::current_path(dir.path());
+    gan::write_idx(".gz", {6}, data.data());
+    gan::write_idx("gz", {6}, data.data());
+    gan::write_idx("a", {6}, data.data());
+  }
+  const Bytes gz = gan::read_file(dir / ".gz"), two = gan::read_file(dir / "gz"),
+              one = gan::read_file(dir / "a");
+  REQUIRE((gz.size() >= 2 && two.size() >= 4 && one.size() >= 4));
+  CHECK((gz[0] == 0x1f && gz[1] == 0x8b));  // gzip's magic
+  CHECK(Bytes(two.begin(), two.begin() + 4) == Bytes{0, 0, 0x08, 1});  // IDX's
+  CHECK(one == two);
+  CHECK(gan::read_idx(dir / ".gz", 1).data == data);
+}
+
 TEST_CASE("idx: write_idx -> read_idx round trips for .idx and .idx.gz") {
   TempDir dir("idx");
   const std::vector<std::vector<uint32_t>> shapes = {{1}, {13}, {3, 5, 7}, {2, 1, 3, 4}};
@@ -332,7 +355,8 @@ TEST_CASE("idx: dimensions whose product is too large or overflows are refused")
 
 TEST_CASE("idx: truncated headers are refused") {
   CHECK(has(parse_error({}, "empty.idx", 3), "empty.idx: too short for an IDX file"));
-  CHECK(has(parse_error({0, 0, 8}, "three.idx", 3), "only 3 bytes"));
+  CHECK(has(parse_error({0, 0, 8}, "three.idx", 3), "only 3 bytes,"));
+  CHECK(has(parse_error({0}, "one.idx", 3), "it has only 1 byte,"));
   Bytes b = make_idx(0x08, {2, 3, 4}, {});
   b.resize(4 + 5);
   const std::string msg = parse_error(b, "hdr.idx", 3);
