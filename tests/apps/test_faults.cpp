@@ -382,6 +382,8 @@ TEST_CASE("sizes that cannot fit are refused with the sizes named, before any la
   CHECK(contains(a.err, "does not fit"));
   CHECK(contains(a.err, "batch 65536"));
   CHECK(contains(a.err, "--d-widths 65536"));
+  CHECK(contains(a.err, "one of its buffers would hold 8589934592 values, more than the "
+                        "2147483647 a buffer may hold"));
   CHECK(a.max_rss_mib < 1024);
 
   // every buffer indexable (at most [2 x 65536, 8192]), but 1000 such layers: 4 TiB

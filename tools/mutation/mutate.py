@@ -56,7 +56,7 @@ TARGETS = {
     "kernels/cpu/gather_labels_cpu.cpp": ["*test_classifier.cpp"],
     "kernels/cpu/cpu_backend.cpp": ["*test_ops_*.cpp", "*test_trainer.cpp"],
     "engine/trainer.cpp": ["*test_trainer.cpp", "*test_golden.cpp", "*test_checkpoint.cpp",
-                           "*test_faults.cpp", "*test_resume.cpp"],
+                           "*test_faults.cpp", "*test_resume.cpp", "*test_training_options.cpp"],
     "apps/train_command.cpp": ["*test_resume.cpp", "*test_app_e2e.cpp", "*test_cli.cpp",
                                "*test_interrupt.cpp", "*test_faults.cpp",
                                "*test_training_options_cli.cpp"],
