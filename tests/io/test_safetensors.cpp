@@ -374,9 +374,9 @@ TEST_CASE("safetensors: tensors must tile the buffer exactly") {
                 "tensor 'z' (bytes 4..4) overlaps tensor 'a'");
   // Gaps: at the start, and between tensors.
   check_refused("{\"a\":" + entry("F32", "[2]", "[4,12]") + "}", 12,
-                "gap of 4 unused bytes in the buffer before tensor 'a'");
+                "gap of 4 unused bytes in the buffer before tensor 'a' (bytes 0..4)");
   check_refused("{\"a\":" + a8 + ",\"b\":" + entry("F32", "[1]", "[12,16]") + "}", 16,
-                "gap of 4 unused bytes in the buffer before tensor 'b'");
+                "gap of 4 unused bytes in the buffer before tensor 'b' (bytes 8..12)");
   // Trailing bytes, with and without tensors.
   check_refused("{\"a\":" + a8 + "}", 11, "3 trailing bytes in the buffer after the last tensor");
   check_refused("{}", 1, "1 trailing bytes in the buffer");
