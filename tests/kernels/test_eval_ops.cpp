@@ -78,6 +78,18 @@ TEST_CASE("softmax_xent: accuracy counts the first maximum, huge logits do not o
   CHECK(r.loss == doctest::Approx((row0 + row1) / 3).epsilon(1e-6));
 }
 
+TEST_CASE("softmax_xent refuses a negative row count and fewer than one class") {
+  const std::vector<float> l(6, 0.0f);
+  const std::vector<int32_t> y = {0, 0};
+  CHECK_THROWS_WITH_AS(cpu::softmax_xent<float>(-1, 3, l.data(), y.data(), nullptr),
+                       doctest::Contains("bad softmax_xent shape -1x3"), Error);
+  CHECK_THROWS_WITH_AS(cpu::softmax_xent<float>(2, 0, l.data(), y.data(), nullptr),
+                       doctest::Contains("bad softmax_xent shape 2x0"), Error);
+  const cpu::XentResult none = cpu::softmax_xent<float>(0, 1, l.data(), y.data(), nullptr);
+  CHECK(none.loss == 0.0);
+  CHECK(none.correct == 0);
+}
+
 TEST_CASE("softmax_xent refuses a label outside the classes") {
   const std::vector<float> l(6, 0.0f);
   for (int32_t bad : {-1, 3}) {
@@ -97,9 +109,10 @@ TEST_CASE("gather_labels takes the labels of the images gather_batch takes") {
   cpu::shuffle(perm.data(), n, 9, 2);
   for (int64_t batch : {0, 3, 5}) {
     std::vector<float> x(rows * dim);
-    std::vector<int32_t> y(rows, -1);
+    std::vector<int32_t> y(rows + 1, -1);  // one past the rows: must stay untouched
     cpu::gather_batch(x.data(), images.data(), dim, perm.data(), batch, rows);
     cpu::gather_labels(y.data(), labels.data(), perm.data(), batch, rows);
+    CHECK(y[rows] == -1);
     for (int r = 0; r < rows; ++r) {
       const int image = static_cast<int>(std::lround(x[r * dim] * 255.0f));
       CHECK(y[r] == image % 10);

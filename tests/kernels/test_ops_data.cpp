@@ -160,9 +160,10 @@ TEST_CASE("data: noise is deterministic, stream k = counter * k_mul + k_add read
   CHECK(b != a);
 
   // A prefix of a longer draw is the shorter draw.
-  std::vector<float> longer(3 * n);
-  gan::cpu::noise(longer.data(), longer.size(), seed, gan::stream_id(Stream::Noise, 16));
+  std::vector<float> longer(3 * n + 1, -7.0f);  // one past the draw: must stay untouched
+  gan::cpu::noise(longer.data(), 3 * n, seed, gan::stream_id(Stream::Noise, 16));
   CHECK(std::equal(a.begin(), a.end(), longer.begin()));
+  CHECK(longer.back() == -7.0f);
 }
 
 TEST_CASE("data: 1e5 noise draws have the moments of a standard normal") {

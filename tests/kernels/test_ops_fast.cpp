@@ -18,6 +18,9 @@
  * changes values by O(1)).
  */
 #include <doctest/doctest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -37,6 +40,7 @@
 #include "kernels/cpu/gemm_fast.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 #include "engine/dropout_mask.h"
+#include "tests/support/limited_child.hpp"
 #include "tests/support/test_util.hpp"
 
 namespace {
@@ -506,6 +510,38 @@ TEST_CASE("training on the fast variants: same threads same bits, close to the r
   }
   CHECK(same_bits(a.bn_stats, b.bn_stats));
   check_close("running stats, reference vs fast", r.bn_stats, a.bn_stats, 1e-4, 1e-4);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("CPU backend: the memory budget follows the address-space and data rlimits") {
+#if GAN_HAS_ASAN_FEATURE
+  MESSAGE("skipped under AddressSanitizer: its shadow memory exceeds any such limit");
+  return;
+#endif
+  const auto be = gan::make_cpu_backend();
+  const size_t budget = be->memory_budget();
+  REQUIRE(budget > (size_t(64) << 20));
+  for (int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+    CAPTURE(resource);
+    // in a child: a limit of half the budget becomes the budget
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      struct rlimit r {};
+      if (::getrlimit(resource, &r) != 0) ::_exit(3);
+      r.rlim_cur = budget / 2;
+      if (::setrlimit(resource, &r) != 0) ::_exit(4);
+      ::_exit(be->memory_budget() == budget / 2 ? 0 : 1);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+    }
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
 }
 
 }  // namespace

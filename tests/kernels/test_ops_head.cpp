@@ -317,3 +317,43 @@ TEST_CASE("d head: impossible row counts and a head wider than one output are re
                              &m),
                   gan::Error);
 }
+
+namespace {
+
+TEST_CASE("CPU backend: ops it cannot compute are refused before anything is read") {
+  // every pointer is null: a refusal must come before the first read
+  const auto be = gan::make_cpu_backend();
+  const gan::DenseDesc two = gan::test::make_desc(4, 2, false, gan::Act::None);
+  const gan::DenseDesc one = gan::test::make_desc(4, 1, false, gan::Act::None);
+  for (HeadMode mode : {HeadMode::DStep, HeadMode::GNonSaturating}) {
+    CHECK_THROWS_WITH_AS(be->d_head(two, mode, 1, 1, nullptr, {}, {}, nullptr, nullptr),
+                         doctest::Contains("the D head has one output"), gan::Error);
+    CHECK_THROWS_WITH_AS(
+        be->d_head_smoothed(two, mode, 1, 1, 0.9f, nullptr, {}, {}, nullptr, nullptr),
+        doctest::Contains("the D head has one output"), gan::Error);
+    for (float label : {0.0f, -0.5f, 1.5f})
+      CHECK_THROWS_WITH_AS(
+          be->d_head_smoothed(one, mode, 1, 1, label, nullptr, {}, {}, nullptr, nullptr),
+          doctest::Contains("the real label must be in (0, 1]"), gan::Error);
+  }
+  // dropout: only after a layer without BatchNorm whose activation keeps its sign
+  const gan::DropoutMask half{0.5f, 1, nullptr, 0, 0, 0};
+  for (const gan::DenseDesc& d : {gan::test::make_desc(4, 4, true, gan::Act::ReLU),
+                                  gan::test::make_desc(4, 4, false, gan::Act::Sigmoid)}) {
+    const auto why =
+        doctest::Contains("dropout follows a layer without BatchNorm whose activation keeps its sign");
+    CHECK_THROWS_WITH_AS(be->dense_forward_dropout(d, 2, nullptr, {}, half, nullptr), why,
+                         gan::Error);
+    CHECK_THROWS_WITH_AS(be->dense_backward_dropout(d, 2, nullptr, {}, half, nullptr, nullptr,
+                                                    {}, nullptr),
+                         why, gan::Error);
+  }
+  const gan::DenseDesc leaky = gan::test::make_desc(4, 4, false, gan::Act::LeakyReLU);
+  for (float p : {-0.1f, 1.0f}) {
+    const gan::DropoutMask bad{p, 1, nullptr, 0, 0, 0};
+    CHECK_THROWS_WITH_AS(be->dense_forward_dropout(leaky, 2, nullptr, {}, bad, nullptr),
+                         doctest::Contains("the dropout probability must be in [0, 1)"), gan::Error);
+  }
+}
+
+}  // namespace
