@@ -285,8 +285,9 @@ SafetensorsFile SafetensorsFile::parse(const uint8_t* bytes, size_t n, const std
     const uint64_t nbytes = static_cast<uint64_t>(numel) * dtype_size(t.dtype);
 
     const auto& jo = entry.at("data_offsets");
-    if (!jo.is_array() || jo.size() != 2 || !jo[0].is_number_unsigned() ||
-        !jo[1].is_number_unsigned())
+    // at(): checked access, so that a wrong size test cannot read past the array
+    if (!jo.is_array() || jo.size() != 2 || !jo.at(0).is_number_unsigned() ||
+        !jo.at(1).is_number_unsigned())
       GAN_INPUT_FAIL(what << ": data_offsets " << brief(jo)
                           << " is not [begin, end] of two non-negative integers");
     const uint64_t begin = jo[0].get<uint64_t>(), end = jo[1].get<uint64_t>();

@@ -291,3 +291,47 @@ TEST_CASE("set_data refuses data that does not fit the model") {
 }
 
 }  // namespace
+
+namespace {
+
+// A CPU backend whose memory budget is set by the test and which sums what it allocates.
+class MeteredBackend : public CountingBackend {
+ public:
+  MeteredBackend(Backend& inner, size_t budget) : CountingBackend(inner), budget_(budget) {}
+  void* alloc(size_t bytes) override {
+    allocated += bytes;
+    return CountingBackend::alloc(bytes);
+  }
+  void* alloc_host(size_t bytes) override {
+    allocated += bytes;
+    return CountingBackend::alloc_host(bytes);
+  }
+  size_t memory_budget() const override { return budget_; }
+  size_t allocated = 0;
+
+ private:
+  size_t budget_;
+};
+
+TEST_CASE("the trainer's fit check counts exactly the memory it then allocates") {
+  // with and without a weight average, one to three hidden layers of G
+  for (const auto& [widths, ema] : std::vector<std::pair<std::vector<int>, float>>{
+           {{16, 40}, 0.999f}, {{7}, 0.0f}, {{5, 9, 3}, 0.9f}}) {
+    CAPTURE(widths.size());
+    TrainConfig cfg = test::small_train_config({8, widths, {33, 12}, 6, 5, 7}, 3);
+    cfg.g_ema = ema;
+    const auto cpu = make_cpu_backend();
+    MeteredBackend free_hand(*cpu, SIZE_MAX);
+    { Trainer t(free_hand, cfg, false); }
+    const size_t needed = free_hand.allocated;
+    REQUIRE(needed > 0);
+    MeteredBackend exact(*cpu, needed);
+    CHECK_NOTHROW(Trainer(exact, cfg, false));
+    MeteredBackend short_by_one(*cpu, needed - 1);
+    CHECK_THROWS_WITH_AS(Trainer(short_by_one, cfg, false), doctest::Contains("does not fit"),
+                         InputError);
+    CHECK(short_by_one.allocated == 0);  // refused before allocating anything
+  }
+}
+
+}  // namespace

@@ -4,7 +4,10 @@
  * in the float and double CBLAS wrappers; and M = 0 or N = 0 touch nothing.
  */
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.hpp"
@@ -40,6 +43,52 @@ TEST_CASE("matmul with K = 0 gives beta C in every transpose combination") {
   be->matmul(false, false, 0, 1, 0, 1.0f, &a, &b, 0.0f, untouched.data());
   be->matmul(true, true, 1, 0, 3, 1.0f, &a, &b, 0.0f, untouched.data());
   CHECK(untouched[0] == 7.0f);
+}
+
+// What `f` writes to the standard output and error streams (file descriptors 1 and 2).
+template <class F>
+std::string printed_by(F&& f) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::FILE* sink = std::tmpfile();
+  REQUIRE(sink != nullptr);
+  const int saved_out = ::dup(1), saved_err = ::dup(2);
+  ::dup2(::fileno(sink), 1);
+  ::dup2(::fileno(sink), 2);
+  f();
+  std::fflush(stdout);
+  std::fflush(stderr);
+  ::dup2(saved_out, 1);
+  ::dup2(saved_err, 2);
+  ::close(saved_out);
+  ::close(saved_err);
+  std::string text;
+  std::rewind(sink);
+  for (int c; (c = std::fgetc(sink)) != EOF;) text += static_cast<char>(c);
+  std::fclose(sink);
+  return text;
+}
+
+TEST_CASE("the CBLAS wrappers leave C alone and print nothing when M = 0 or N = 0") {
+  // BLAS calls a leading dimension of 0 illegal and says so on the console: the wrappers
+  // must not call it for an empty C
+  const float af[4] = {1, 2, 3, 4}, bf[4] = {5, 6, 7, 8};
+  const double ad[4] = {1, 2, 3, 4}, bd[4] = {5, 6, 7, 8};
+  float cf[4] = {7, 7, 7, 7};
+  double cd[4] = {7, 7, 7, 7};
+  const std::string said = printed_by([&] {
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (const auto& [M, N] : {std::pair{0, 2}, std::pair{2, 0}, std::pair{0, 0}}) {
+          cpu::gemm<float>(ta, tb, M, N, 2, 1.0f, af, bf, 0.0f, cf);
+          cpu::gemm<double>(ta, tb, M, N, 2, 1.0, ad, bd, 0.0, cd);
+        }
+  });
+  CHECK(said == "");
+  for (int i = 0; i < 4; ++i) {
+    CHECK(cf[i] == 7.0f);
+    CHECK(cd[i] == 7.0);
+  }
 }
 
 }  // namespace
