@@ -23,7 +23,7 @@ it does not depend on which other files a run takes.
 
 Usage (tools/mutation/run.sh installs universalmutator and calls this):
   mutate.py [--per-file N] [--files F ...] [--seed S] [--commit REV] [--scratch DIR]
-            [--results JSON] [--no-report]
+            [--results JSON] [--no-report] [--report-only]
 One mutant costs about 25 s on 2 busy cores (mostly relinking), so the default of 12 per
 file over the 13 targets is about an hour.
 """
@@ -161,34 +161,71 @@ def merge_results(path, results):
     return files
 
 
+EQUIVALENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "equivalent.json")
+
+
+def load_equivalent():
+    """{(file, original line, mutant line): why} of the mutants judged equivalent: the program
+    behaves the same with them, so no test can kill them (tools/mutation/equivalent.json)."""
+    if not os.path.exists(EQUIVALENT):
+        return {}
+    with open(EQUIVALENT) as f:
+        return {(e["file"], flat(e["original"]), flat(e["mutant"])): e["why"]
+                for e in json.load(f)}
+
+
+def flat(text):
+    """`text` with every run of white space (line breaks too) made one space."""
+    return " ".join(text.split())
+
+
+def parse_survivor(what):
+    """(line, original, mutant) of a diff line written by diff_line."""
+    m = re.match(r"^(\d+): `(.*)` → `(.*)`$", what, re.S)
+    return (int(m.group(1)), flat(m.group(2)), flat(m.group(3))) if m else (0, flat(what), "")
+
+
 def write_report(results):
     doc = os.path.join(ROOT, "docs", "testing.md")
     with open(doc) as f:
         text = f.read()
     if BEGIN not in text or END not in text:
         sys.exit(f"{doc} lacks the markers {BEGIN} / {END}")
+    equivalent = load_equivalent()
     lines = [BEGIN, "",
              "Each file's row names the commit it was measured on (a file is measured again "
-             "after its tests change); score = killed / (killed + survived); a timed-out test "
-             "run counts as killed.", "",
+             "after its tests change). A timed-out test run counts as killed. Equivalent: "
+             "survivors that change nothing the program does (listed below with the reason, "
+             "from `tools/mutation/equivalent.json`); score = killed / (killed + survived - "
+             "equivalent), and killed / (killed + survived) beside it.", "",
              "| file | commit | date | sample (seed) | mutants generated | run | stillborn "
-             "(redrawn) | killed (timeouts) | survived | score | minutes |",
-             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "(redrawn) | killed (timeouts) | survived | equivalent | score | all counted | "
+             "minutes |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+             "---: |"]
+    gaps, explained = [], []
     for r in results:
         run_n = r["killed"] + r["survived"]
-        score = f"{100.0 * r['killed'] / run_n:.0f}%" if run_n else "–"
+        n_eq = 0
+        for what in r["survivors"]:
+            _, original, mutant = parse_survivor(what)
+            why = equivalent.get((r["file"], original, mutant))
+            if why:
+                n_eq += 1
+                explained.append(f"- {r['file']}:{flat(what)} — {why}")
+            else:
+                gaps.append(f"- {r['file']}:{flat(what)}")
+        real = run_n - n_eq
+        score = f"{100.0 * r['killed'] / real:.0f}%" if real else "–"
+        raw = f"{100.0 * r['killed'] / run_n:.0f}%" if run_n else "–"
         lines.append(f"| {r['file']} | `{r['commit'][:10]}` | {r['date']} | {r['per_file']} "
                      f"({r['seed']}) | {r['generated']} | {run_n} | {r['stillborn']} | "
-                     f"{r['killed']} ({r['timeouts']}) | {r['survived']} | {score} | "
-                     f"{r['seconds'] / 60:.1f} |")
-    lines += ["", "Surviving mutants (line: original → mutant):", ""]
-    any_survivor = False
-    for r in results:
-        for s in r["survivors"]:
-            lines.append(f"- {r['file']}:{s}")
-            any_survivor = True
-    if not any_survivor:
-        lines.append("- none")
+                     f"{r['killed']} ({r['timeouts']}) | {r['survived']} | {n_eq} | {score} | "
+                     f"{raw} | {r['seconds'] / 60:.1f} |")
+    lines += ["", "Surviving mutants not explained (gaps in the tests; line: original → mutant):",
+              ""] + (gaps or ["- none"])
+    lines += ["", "Equivalent mutants (line: original → mutant — why no test can kill it):",
+              ""] + (explained or ["- none"])
     lines += ["", END]
     start, stop = text.index(BEGIN), text.index(END) + len(END)
     with open(doc, "w") as f:
@@ -208,7 +245,13 @@ def main():
                     help="record of every file's latest measurement, updated by this run")
     ap.add_argument("--no-report", action="store_true",
                     help="leave docs/testing.md and the record alone")
+    ap.add_argument("--report-only", action="store_true",
+                    help="run nothing: render docs/testing.md from the record (e.g. after "
+                         "tools/mutation/equivalent.json changed)")
     args = ap.parse_args()
+    if args.report_only:
+        write_report(merge_results(args.results, []))
+        return
     for f in args.files:
         if f not in TARGETS:
             sys.exit(f"{f}: not a target; targets: {', '.join(sorted(TARGETS))}")
