@@ -324,6 +324,10 @@ TEST_CASE("safetensors: malformed tensor entries are refused") {
                 "tensor 't': missing 'shape'");
   check_refused("{\"t\": {\"dtype\":\"F32\",\"shape\":[2]}}", 8,
                 "tensor 't': missing 'data_offsets'");
+  // several fields missing: the first of dtype, shape, data_offsets is named
+  check_refused("{\"t\": {}}", 8, "tensor 't': missing 'dtype'");
+  check_refused("{\"t\": {\"dtype\":\"F32\"}}", 8, "tensor 't': missing 'shape'");
+  check_refused("{\"t\": {\"data_offsets\":[0,8]}}", 8, "tensor 't': missing 'dtype'");
   check_refused("{\"t\": {\"dtype\":4,\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
                 "tensor 't': dtype is not a string but number");
   check_refused("{\"t\":" + entry("BF16", ok_shape, "[0,4]") + "}", 4,
