@@ -349,6 +349,14 @@ TEST_CASE("safetensors: malformed tensor entries are refused") {
                 "element count overflows");  // numel fits, bytes do not
   check_refused("{\"t\":" + entry("U8", "[18446744073709551615]", ok_offs) + "}", 8,
                 "element count overflows");
+  // a dimension must fit int64, even where a zero makes the tensor empty: 2^63 does not,
+  // 2^63 - 1 does
+  check_refused("{\"t\":" + entry("U8", "[9223372036854775808,0]", "[0,0]") + "}", 0,
+                "element count overflows");
+  const std::string edge = "{\"t\":" + entry("U8", "[9223372036854775807,0]", "[0,0]") + "}";
+  const std::vector<uint8_t> bytes = make_file(edge, 0);
+  CHECK(SafetensorsFile::parse(bytes.data(), bytes.size(), kName).get("t").shape ==
+        std::vector<int64_t>{9223372036854775807, 0});
 }
 
 TEST_CASE("safetensors: bad data_offsets are refused") {
