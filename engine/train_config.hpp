@@ -28,14 +28,16 @@ enum class SampleBn : uint8_t {
 };
 
 // The defaults are the recipe chosen by measurement (docs/quality/study.md): Adam at 6e-5 for
-// both networks, one-sided label smoothing 0.9, samples from G's weight average (0.999).
-// plain() is the iteration with every addition off and the rates of the first defaults.
+// both networks with beta2 0.99, one-sided label smoothing 0.9, samples from G's weight
+// average (0.999). plain() is the iteration with every addition off and the Adam settings of
+// the first defaults (2e-4, betas 0.5 and 0.999).
 struct TrainConfig {
   ModelSpec spec;  // spec.bn_momentum: G's BatchNorm momentum (--bn-momentum)
   int batch_size = 128;
   int d_steps = 1;  // D updates per G update (k of Algorithm 1)
   GLoss g_loss = GLoss::NonSaturating;
-  AdamConfig adam_g{6e-5f}, adam_d{6e-5f};  // per network; the command line shares the betas
+  // per network; the command line shares the betas
+  AdamConfig adam_g{6e-5f, 0.5f, 0.99f}, adam_d{6e-5f, 0.5f, 0.99f};
   uint64_t seed = 0;
   NanPolicy nan_policy = NanPolicy::Abort;
   float d_dropout = 0.0f;   // dropout probability after each hidden LeakyReLU of D (0: none)

@@ -180,6 +180,7 @@ TEST_CASE("parse_cli: defaults, subcommands and explicit flags") {
   CHECK(a.train.config.adam_g.lr == 6e-5f);
   CHECK(a.train.config.adam_d.lr == 6e-5f);
   CHECK(a.train.config.adam_d.beta1 == doctest::Approx(0.5));
+  for (Net n : {Net::G, Net::D}) CHECK(a.train.config.adam(n).beta2 == 0.99f);
   CHECK(a.train.config.real_label == 0.9f);
   CHECK(a.train.config.g_ema == 0.999f);
   CHECK(a.train.config.d_dropout == 0.0f);

@@ -50,12 +50,12 @@ TEST_CASE("options CLI: --lr sets both networks, --lr-g and --lr-d win over it")
   const TrainConfig b = parse({"--lr-d", "4e-4", "--lr", "1e-3"}).train.config;
   CHECK(b.adam_g.lr == 1e-3f);
   CHECK(b.adam_d.lr == 4e-4f);
-  const CliCommand c = parse({"train", "--lr-g", "3e-5", "--beta1", "0.9", "--beta2", "0.99"});
+  const CliCommand c = parse({"train", "--lr-g", "3e-5", "--beta1", "0.9", "--beta2", "0.95"});
   CHECK(c.train.config.adam_g.lr == 3e-5f);
   CHECK(c.train.config.adam_d.lr == 6e-5f);
   for (Net n : {Net::G, Net::D}) {
     CHECK(c.train.config.adam(n).beta1 == 0.9f);
-    CHECK(c.train.config.adam(n).beta2 == 0.99f);
+    CHECK(c.train.config.adam(n).beta2 == 0.95f);
   }
   CHECK(c.train.explicit_flags.count("--lr-g") == 1);
   const TrainConfig o = parse({"--bn-momentum", "0.01", "--d-dropout", "0.5", "--real-label",
