@@ -151,7 +151,7 @@ def run_one(args, plan, stage_name, stage, entry, seed):
         if not os.path.exists(ref):
             raise SystemExit(f"study: {entry['name']} needs {ref} (run {entry['recipe']} first)")
         cmd = [args.python, os.path.join(HERE, "torch_train.py"), "--config", ref, "--epochs",
-               str(epochs), "--out", ckpt, "--data", args.data]
+               str(epochs), "--out", ckpt, "--data", args.data] + threads
         backend = "pytorch " + args.device
     else:
         cmd = [args.gan, "--out", d, "--data", args.data, "--log-every", "500", "--epochs",
@@ -272,7 +272,8 @@ def main(argv=None):
                                          "trained once into RUNS/classifier.safetensors if absent")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, help="CPU threads of each gan_cuda run and eval "
-                                                "(default: gan_cuda's, every core)")
+                                                "and of each PyTorch peer (default: each "
+                                                "program's own, every core)")
     ap.add_argument("--md", default=os.path.join(ROOT, "docs", "quality", "study.md"))
     ap.add_argument("--json", default=os.path.join(ROOT, "docs", "quality", "study.json"))
     ap.add_argument("--report-only", action="store_true")
