@@ -24,7 +24,7 @@ it does not depend on which other files a run takes.
 Usage (tools/mutation/run.sh installs universalmutator and calls this):
   mutate.py [--per-file N] [--files F ...] [--seed S] [--commit REV] [--scratch DIR]
             [--results JSON] [--no-report] [--report-only]
-The default of 12 mutants per file over the 13 targets took 18 minutes on 2 cores (a mutant
+The default of 12 mutants per file over the 13 targets took 17 to 21 minutes on 2 cores (a mutant
 costs a few seconds: an incremental rebuild and the file's tests); --per-file 30 fits in
 about an hour. Survivors listed in tools/mutation/equivalent.json are reported apart.
 """

@@ -6,7 +6,7 @@
 #   tools/mutation/run.sh --per-file 8 --files engine/io/idx.cpp engine/checkpoint.cpp
 # Needs what the CPU build needs (tools/install-deps.sh), python3 with venv, and ccache
 # (optional, makes the rebuilds incremental). Not part of CI: a full run of the default sample
-# (12 mutants per file) took 18 minutes on 2 cores; --per-file 30 fits in about an hour.
+# (12 mutants per file) took 17 to 21 minutes on 2 cores; --per-file 30 fits in about an hour.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=build/mutation-venv
