@@ -415,8 +415,9 @@ TEST_CASE("sizes that cannot fit are refused with the sizes named, before any la
 // A copy of the checkpoint `src` with one field of its JSON metadata `key` set to `value`.
 void patch_checkpoint(const std::string& src, const std::string& dst, const std::string& key,
                       const std::string& field, const std::string& value) {
-  SafetensorsWriter w = copy_safetensors(src);
-  nlohmann::json j = nlohmann::json::parse(SafetensorsFile::read(src).meta(key));
+  const SafetensorsFile f = SafetensorsFile::read(src);
+  SafetensorsWriter w = copy_safetensors(f);
+  nlohmann::json j = nlohmann::json::parse(f.meta(key));
   j[field] = nlohmann::json::parse(value);
   w.set_metadata(key, j.dump());
   w.write(dst);

@@ -19,7 +19,6 @@
  */
 #include <doctest/doctest.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -527,20 +526,14 @@ TEST_CASE("CPU backend: the memory budget follows the address-space and data rli
   for (int resource : {RLIMIT_AS, RLIMIT_DATA}) {
     CAPTURE(resource);
     // in a child: a limit of half the budget becomes the budget
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
+    const int status = gan::test::run_in_child([&] {
       struct rlimit r {};
-      if (::getrlimit(resource, &r) != 0) ::_exit(3);
+      if (::getrlimit(resource, &r) != 0) return 3;
       r.rlim_cur = budget / 2;
-      if (::setrlimit(resource, &r) != 0) ::_exit(4);
-      ::_exit(be->memory_budget() == budget / 2 ? 0 : 1);
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-    }
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+      if (::setrlimit(resource, &r) != 0) return 4;
+      return be->memory_budget() == budget / 2 ? 0 : 1;
+    });
+    CHECK(status == 0);
   }
 }
 

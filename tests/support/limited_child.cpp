@@ -1,6 +1,7 @@
 /*
- * limited_child.cpp — run_in_limited_child: fork, RLIMIT_AS at the parent's address space
- * plus a margin, run the code, report how it ended through the exit status.
+ * limited_child.cpp — run_in_child: fork, run the code, report how it ended through the exit
+ * status; run_in_limited_child: the same with RLIMIT_AS at the parent's address space plus a
+ * margin.
  */
 #include "tests/support/limited_child.hpp"
 
@@ -29,22 +30,14 @@ size_t address_space_bytes() {
 
 }  // namespace
 
-int run_in_limited_child(const std::function<void()>& f, const std::string& want, size_t extra) {
-  const size_t limit = address_space_bytes() + extra;
+int run_in_child(const std::function<int()>& f) {
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
-    const rlimit lim{limit, limit};
-    if (::setrlimit(RLIMIT_AS, &lim) != 0) ::_exit(6);
-    int code = 5;
+    int code = 126;
     try {
-      f();
-    } catch (const InputError& e) {
-      code = std::string(e.what()).find(want) != std::string::npos ? 0 : 1;
-    } catch (const std::bad_alloc&) {
-      code = 3;
+      code = f();
     } catch (...) {
-      code = 4;
     }
     ::_exit(code);
   }
@@ -52,6 +45,24 @@ int run_in_limited_child(const std::function<void()>& f, const std::string& want
   while (::waitpid(pid, &st, 0) < 0) {
   }
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int run_in_limited_child(const std::function<void()>& f, const std::string& want, size_t extra) {
+  const size_t limit = address_space_bytes() + extra;
+  return run_in_child([&] {
+    const rlimit lim{limit, limit};
+    if (::setrlimit(RLIMIT_AS, &lim) != 0) return 6;
+    try {
+      f();
+    } catch (const InputError& e) {
+      return std::string(e.what()).find(want) != std::string::npos ? 0 : 1;
+    } catch (const std::bad_alloc&) {
+      return 3;
+    } catch (...) {
+      return 4;
+    }
+    return 5;
+  });
 }
 
 }  // namespace gan::test

@@ -1,7 +1,9 @@
 /*
- * limited_child.hpp — runs a piece of code in a forked child process whose address space may
- * grow only by a given number of bytes: a test that a parser refuses what a file claims
- * before allocating it (an allocation past the limit fails with std::bad_alloc there).
+ * limited_child.hpp — runs a piece of code in a forked child process, so that it may change
+ * process-wide limits without touching the test runner: run_in_child returns how the code
+ * ended; run_in_limited_child first lets the child's address space grow only by a given
+ * number of bytes: a test that a parser refuses what a file claims before allocating it (an
+ * allocation past the limit fails with std::bad_alloc there).
  */
 #pragma once
 
@@ -25,6 +27,10 @@
 #endif
 
 namespace gan::test {
+
+// Runs `f` in a forked child process and returns its exit status: what `f` returned (0 to
+// 255), 126 when it threw, 128 + N when signal N killed it.
+int run_in_child(const std::function<int()>& f);
 
 // Runs `f` in a child process whose address space may grow by at most `extra` bytes past
 // this one's. The child's exit status: 0 when `f` threw an InputError whose message holds

@@ -16,10 +16,9 @@ namespace gan::test {
 using TensorEdit = std::function<bool(const std::string& name, SafetensorsWriter& w,
                                       const StTensor& t)>;
 
-// A writer holding every tensor and metadata entry of the file `path`, except the tensors
-// that `edit` handles; change metadata with set_metadata before writing.
-inline SafetensorsWriter copy_safetensors(const std::string& path, const TensorEdit& edit = {}) {
-  const SafetensorsFile f = SafetensorsFile::read(path);
+// A writer holding every tensor and metadata entry of the file `f`, except the tensors that
+// `edit` handles; change metadata with set_metadata before writing.
+inline SafetensorsWriter copy_safetensors(const SafetensorsFile& f, const TensorEdit& edit = {}) {
   SafetensorsWriter w;
   for (const std::string& name : f.names()) {
     const StTensor& t = f.get(name);
@@ -28,6 +27,11 @@ inline SafetensorsWriter copy_safetensors(const std::string& path, const TensorE
   }
   for (const auto& [k, v] : f.metadata()) w.set_metadata(k, v);
   return w;
+}
+
+// The same for the file at `path`.
+inline SafetensorsWriter copy_safetensors(const std::string& path, const TensorEdit& edit = {}) {
+  return copy_safetensors(SafetensorsFile::read(path), edit);
 }
 
 }  // namespace gan::test
