@@ -138,7 +138,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   auto read_into = [&](const std::string& name, const TensorEntry& e, std::vector<float>& dst) {
     const std::vector<float> v = f.f32(name, e.shape);
     for (float x : v)
-      if (!std::isfinite(x)) GAN_INPUT_FAIL(path << ": tensor " << name << " holds non-finite values");
+      if (!std::isfinite(x))
+        GAN_INPUT_FAIL(path << ": tensor " << name << " holds non-finite values");
     std::copy(v.begin(), v.end(), dst.begin() + e.offset);
   };
   for (int q = 0; q < 2; ++q) {
@@ -151,7 +152,8 @@ Checkpoint load_checkpoint(const std::string& path) {
       read_into(std::string(kAdamPrefix[q]) + "exp_avg." + e.name, e, s.adam_m[q]);
       read_into(std::string(kAdamPrefix[q]) + "exp_avg_sq." + e.name, e, s.adam_v[q]);
     }
-    if (ck.has_optimizer) s.counters.adam_step[q] = f.i64_scalar(std::string(kAdamPrefix[q]) + "step");
+    if (ck.has_optimizer)
+      s.counters.adam_step[q] = f.i64_scalar(std::string(kAdamPrefix[q]) + "step");
   }
   s.bn_stats.assign(nets[0].stat_count, 0.0f);
   for (const TensorEntry& e : nets[0].buffers) read_into(kNetPrefix[0] + e.name, e, s.bn_stats);
