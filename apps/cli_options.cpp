@@ -90,6 +90,9 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
     a->add_option("--real-label", c.real_label,
                   "BCE target of real images in D's loss (0.9: one-sided label smoothing)");
     a->add_option("--g-ema", c.g_ema, "decay of a moving average of G's weights (0: none)");
+    a->add_option("--lr-decay-epochs", t.lr_decay_epochs,
+                  "both learning rates fall linearly to 0 over the last N epochs (0: constant)")
+        ->check(CLI::Range(0, 1000000));
     a->add_option("--sample-bn", sample_bn,
                   "BatchNorm of generated samples: eval (running stats) or train (batch stats)")
         ->check(CLI::IsMember({"eval", "train"}));
@@ -265,12 +268,18 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
     c.adam_g.beta1 = c.adam_d.beta1 = beta1;
     c.adam_g.beta2 = c.adam_d.beta2 = beta2;
   }
+  if (t.lr_decay_epochs > t.epochs)
+    GAN_INPUT_FAIL("--lr-decay-epochs " << t.lr_decay_epochs << " is longer than the run (--epochs "
+                                        << t.epochs << ")");
+  c.lr_decay_start = t.lr_decay_epochs > 0 ? t.epochs - t.lr_decay_epochs : 0;
+  c.lr_decay_end = t.lr_decay_epochs > 0 ? t.epochs : 0;
   for (const std::string& k : kernel_choices) t.kernels.push_back(parse_kernel_choice(k));
   if (!profile_steps.empty()) std::tie(t.profile_first, t.profile_last) = parse_step_range(profile_steps);
   for (const char* flag : {"--batch-size", "--z-dim", "--g-widths", "--d-widths", "--lr",
                            "--lr-g", "--lr-d", "--beta1", "--beta2", "--g-loss", "--d-steps",
                            "--seed", "--nan-policy", "--bn-momentum", "--d-dropout",
-                           "--real-label", "--g-ema", "--sample-bn", "--sample-bn-batch"}) {
+                           "--real-label", "--g-ema", "--lr-decay-epochs", "--sample-bn",
+                           "--sample-bn-batch"}) {
     const CLI::App* where = train->parsed() ? train : &app;
     if (where->count(flag) > 0) t.explicit_flags.insert(flag);
   }

@@ -60,6 +60,8 @@ void check_resume_flags(const TrainOptions& opt, const TrainConfig& ck, const st
     if (s == "--d-dropout") return f.d_dropout != ck.d_dropout;
     if (s == "--real-label") return f.real_label != ck.real_label;
     if (s == "--g-ema") return f.g_ema != ck.g_ema;
+    if (s == "--lr-decay-epochs")
+      return f.lr_decay_start != ck.lr_decay_start || f.lr_decay_end != ck.lr_decay_end;
     if (s == "--g-loss") return f.g_loss != ck.g_loss;
     if (s == "--d-steps") return f.d_steps != ck.d_steps;
     if (s == "--seed") return f.seed != ck.seed;
@@ -70,6 +72,13 @@ void check_resume_flags(const TrainOptions& opt, const TrainConfig& ck, const st
       GAN_INPUT_FAIL(flag << " differs from the value " << path << " was trained with (its "
                           << "configuration: " << to_json(ck) << "); drop the flag to continue "
                           << "that run");
+  // Past the decay's end both rates are 0: further epochs would change nothing but the
+  // counters.
+  if (ck.has_lr_decay() && opt.epochs > ck.lr_decay_end)
+    GAN_INPUT_FAIL(path << " decays both learning rates to 0 at the end of epoch "
+                        << ck.lr_decay_end << " (--lr-decay-epochs); --epochs " << opt.epochs
+                        << " would train past it: resume with --epochs " << ck.lr_decay_end
+                        << " or less");
 }
 
 // Counters of a checkpoint that is about to be continued on `data_count` images: the batch
@@ -233,6 +242,9 @@ int run_train(const TrainOptions& opt, std::ostream& out) {
   out << "training on " << backend->name() << ": " << data.count << " images, batch "
       << config.batch_size << ", " << per_epoch << " iterations/epoch, epochs "
       << start.epoch + 1 << ".." << opt.epochs << ", out " << opt.out << "\n";
+  if (config.has_lr_decay())
+    out << "learning rates fall linearly to 0 over epochs " << config.lr_decay_start + 1 << ".."
+        << config.lr_decay_end << "\n";
 
   TrainLog log(metrics_path, out, ::isatty(STDOUT_FILENO) == 1, per_epoch, total,
                start.counters.iteration, config.batch_size * k);

@@ -99,6 +99,10 @@ struct StepCounters {
 
 struct AdamConfig {
   float lr = 2e-4f, beta1 = 0.5f, beta2 = 0.999f, eps = 1e-8f;
+  // The rate decays linearly over G iterations [decay_start, decay_end): the update of
+  // iteration c->iteration uses lr * lr_scale(decay_start, decay_end, c->iteration)
+  // (engine/lr_schedule.h). decay_end <= decay_start: the constant rate lr.
+  int64_t decay_start = 0, decay_end = 0;
 };
 
 // Inverted dropout after a layer's activation (engine/dropout_mask.h): element e of the
@@ -218,7 +222,8 @@ class Backend {
   virtual void check_finite(const float* grads, size_t n, const float* loss, Net net,
                             StepCounters* c) = 0;
   // Unless c->bad_now[net] (then c->skipped[net] += 1 and nothing else changes):
-  // t = ++c->adam_step[net] and PyTorch's Adam update of params[0..n) in place.
+  // t = ++c->adam_step[net] and PyTorch's Adam update of params[0..n) in place, with the
+  // rate cfg.lr scaled by cfg's decay at c->iteration.
   virtual void adam(float* params, const float* grads, float* m, float* v, size_t n,
                     const AdamConfig& cfg, Net net, StepCounters* c) = 0;
   // c->iteration += 1, c->batch_cursor += d_steps.

@@ -22,11 +22,7 @@
 #include <cstdint>
 #include <cmath>
 
-#if defined(__CUDACC__)
-#define GAN_HD __host__ __device__ __forceinline__
-#else
-#define GAN_HD inline
-#endif
+#include "engine/host_device.h"
 
 namespace gan {
 

@@ -33,6 +33,8 @@ SampleBn parse_sample_bn(const std::string& s) {
 
 // Largest batch: 2*batch rows of the widest layer stay far inside 32-bit indexing.
 constexpr int kMaxBatch = 1 << 16;
+// The command line's limit on --epochs: a decay never ends past it.
+constexpr int kMaxEpochs = 1000000;
 
 void TrainConfig::validate() const {
   spec.validate();
@@ -60,6 +62,11 @@ void TrainConfig::validate() const {
     GAN_INPUT_FAIL("--real-label must be in [0.5, 1], got " << real_label);
   if (!(g_ema >= 0.0f && g_ema < 1.0f))
     GAN_INPUT_FAIL("--g-ema must be in [0, 1) (0: no average), got " << g_ema);
+  if (lr_decay_end != 0 && !(lr_decay_start >= 0 && lr_decay_start < lr_decay_end &&
+                             lr_decay_end <= kMaxEpochs))
+    GAN_INPUT_FAIL("the learning-rate decay must run over epochs 0 <= start < end <= "
+                   << kMaxEpochs << " (--lr-decay-epochs), got epochs " << lr_decay_start
+                   << ".." << lr_decay_end);
   if (sample_bn_batch != 0 && (sample_bn_batch < 2 || sample_bn_batch > kMaxBatch))
     GAN_INPUT_FAIL("--sample-bn-batch must be between 2 and " << kMaxBatch
                                                               << " (0: the batch size), got "
@@ -96,6 +103,7 @@ std::string to_json(const TrainConfig& c) {
   if (c.d_dropout != off.d_dropout) j["d_dropout"] = c.d_dropout;
   if (c.real_label != off.real_label) j["real_label"] = c.real_label;
   if (c.g_ema != off.g_ema) j["g_ema"] = c.g_ema;
+  if (c.has_lr_decay()) j["lr_decay"] = {c.lr_decay_start, c.lr_decay_end};
   if (c.sample_bn != off.sample_bn) j["sample_bn"] = sample_bn_name(c.sample_bn);
   if (c.sample_bn_batch != off.sample_bn_batch) j["sample_bn_batch"] = c.sample_bn_batch;
   return j.dump();
@@ -189,6 +197,15 @@ TrainConfig train_config_from_json(const std::string& s) {
     if (j.contains("d_dropout")) c.d_dropout = json_float(j.at("d_dropout"), "d_dropout");
     if (j.contains("real_label")) c.real_label = json_float(j.at("real_label"), "real_label");
     if (j.contains("g_ema")) c.g_ema = json_float(j.at("g_ema"), "g_ema");
+    if (j.contains("lr_decay")) {
+      const std::vector<int> e = json_ints(j.at("lr_decay"), "lr_decay");
+      if (e.size() != 2)
+        GAN_INPUT_FAIL("bad training configuration JSON: 'lr_decay' must be [start, end]");
+      c.lr_decay_start = e[0];
+      c.lr_decay_end = e[1];
+      if (!c.has_lr_decay())
+        GAN_INPUT_FAIL("bad training configuration JSON: 'lr_decay' must end after epoch 0");
+    }
     if (j.contains("sample_bn")) {
       if (!j.at("sample_bn").is_string())
         GAN_INPUT_FAIL("bad training configuration JSON: 'sample_bn' must be a string");

@@ -3,10 +3,11 @@
  *
  * The JSON is stored in every checkpoint's metadata, so that `--resume` can refuse a
  * checkpoint of another model and `sample` can rebuild the generator. The fields of the
- * training options (lr_g and lr_d instead of one lr, d_dropout, real_label, g_ema, sample_bn,
- * sample_bn_batch) are written only when they differ from what configurations before them
- * did, and are optional when read: an older checkpoint gets the behaviour it was trained with
- * (one "lr" for both networks, no dropout, real label 1, no average, eval-mode samples), and
+ * training options (lr_g and lr_d instead of one lr, d_dropout, real_label, g_ema, lr_decay,
+ * sample_bn, sample_bn_batch) are written only when they differ from what configurations
+ * before them did, and are optional when read: an older checkpoint gets the behaviour it was
+ * trained with (one "lr" for both networks, no dropout, real label 1, no average, constant
+ * rates, eval-mode samples), and
  * a configuration that uses none of them has the JSON it always had.
  */
 #pragma once
@@ -43,6 +44,9 @@ struct TrainConfig {
   float d_dropout = 0.0f;   // dropout probability after each hidden LeakyReLU of D (0: none)
   float real_label = 0.9f;  // the real rows' BCE target in the D loss (< 1: label smoothing)
   float g_ema = 0.999f;     // decay of the moving average of G's weights (0: none)
+  // Both rates fall linearly from the start of epoch lr_decay_start (counted from 0) to 0 at
+  // the end of epoch lr_decay_end - 1 (engine/lr_schedule.h); lr_decay_end 0: constant rates.
+  int lr_decay_start = 0, lr_decay_end = 0;
   SampleBn sample_bn = SampleBn::Eval;
   int sample_bn_batch = 0;  // rows per chunk with SampleBn::Train (0: batch_size)
 
@@ -52,6 +56,7 @@ struct TrainConfig {
 
   const AdamConfig& adam(Net n) const { return n == Net::G ? adam_g : adam_d; }
   bool has_ema() const { return g_ema > 0.0f; }
+  bool has_lr_decay() const { return lr_decay_end > 0; }
   int sample_chunk() const { return sample_bn_batch > 0 ? sample_bn_batch : batch_size; }
   void validate() const;  // InputError naming the flag
 };

@@ -196,6 +196,16 @@ int Trainer::iterations_per_epoch() const {
   return data_count_ / (cfg_.batch_size * cfg_.d_steps);
 }
 
+AdamConfig Trainer::adam_config(Net n) const {
+  AdamConfig a = cfg_.adam(n);
+  if (cfg_.has_lr_decay()) {
+    const int64_t per_epoch = iterations_per_epoch();
+    a.decay_start = per_epoch * cfg_.lr_decay_start;
+    a.decay_end = per_epoch * cfg_.lr_decay_end;
+  }
+  return a;
+}
+
 void Trainer::init_weights() {
   TrainState s;
   for (Net n : {Net::G, Net::D}) {
@@ -334,7 +344,7 @@ void Trainer::enqueue_iteration() {
     d_backward(2 * B, b_->d_in, j, true, false);
     ScopedRange adam_range(be_, "Adam D");
     be_.check_finite(b_->grads[1], d_.param_count, &met->d_loss, Net::D, c);
-    be_.adam(b_->params[1], b_->grads[1], b_->m[1], b_->v[1], d_.param_count, cfg_.adam_d,
+    be_.adam(b_->params[1], b_->grads[1], b_->m[1], b_->v[1], d_.param_count, adam_config(Net::D),
              Net::D, c);
   }
   {
@@ -357,7 +367,7 @@ void Trainer::enqueue_iteration() {
     }
     ScopedRange adam_range(be_, "Adam G");
     be_.check_finite(b_->grads[0], g_.param_count, &met->g_loss, Net::G, c);
-    be_.adam(b_->params[0], b_->grads[0], b_->m[0], b_->v[0], g_.param_count, cfg_.adam_g,
+    be_.adam(b_->params[0], b_->grads[0], b_->m[0], b_->v[0], g_.param_count, adam_config(Net::G),
              Net::G, c);
     if (cfg_.has_ema())
       be_.ema_update(b_->ema, b_->params[0], g_.param_count, b_->ema_stats, b_->bn_stats,

@@ -17,6 +17,8 @@
  *     G loss (non-saturating -log D(G(z)) or minimax log(1 - D(G(z)))) through D in training
  *     mode (dropout mask of draw iteration*(k+1) + k); gradients flow through D without
  *     touching D's weights or gradients; Adam on G with lr --lr-g (same skip rule)
+ *     (with --lr-decay-epochs both rates are scaled by the decay at this iteration:
+ *     engine/lr_schedule.h, epochs of floor(N / (B k)) iterations)
  *     with --g-ema DECAY, unless that Adam step was skipped: ema = DECAY ema + (1 - DECAY) w
  *     over G's parameter arena, and the same over G's BatchNorm running statistics (the
  *     average's statistics are the moving average of the raw ones, as PyTorch's
@@ -137,6 +139,8 @@ class Trainer {
   DenseParams layer_params(Net n, size_t l, const float* arena = nullptr) const;
   DenseGrads layer_grads(Net n, size_t l) const;
   BnStats g_stats(size_t l, float* arena = nullptr) const;
+  // The network's Adam settings with the decay's epochs turned into iterations.
+  AdamConfig adam_config(Net n) const;
   float* alloc_floats(size_t n);
 
   Backend& be_;

@@ -9,10 +9,10 @@ namespace gan::cpu {
 
 template <typename T>
 void adam_update(T* params, const T* grads, T* m, T* v, size_t n, const AdamConfig& cfg,
-                 int64_t t) {
+                 int64_t t, double scale) {
   const double bc1 = 1.0 - std::pow(double(cfg.beta1), double(t));
   const double bc2 = 1.0 - std::pow(double(cfg.beta2), double(t));
-  const T step_size = T(double(cfg.lr) / bc1);
+  const T step_size = T(double(cfg.lr) * scale / bc1);
   const T bc2_sqrt = T(std::sqrt(bc2));
   const T b1 = T(cfg.beta1), b2 = T(cfg.beta2), eps = T(cfg.eps);
   for (size_t i = 0; i < n; ++i) {
@@ -25,8 +25,8 @@ void adam_update(T* params, const T* grads, T* m, T* v, size_t n, const AdamConf
 }
 
 template void adam_update<float>(float*, const float*, float*, float*, size_t, const AdamConfig&,
-                                 int64_t);
+                                 int64_t, double);
 template void adam_update<double>(double*, const double*, double*, double*, size_t,
-                                  const AdamConfig&, int64_t);
+                                  const AdamConfig&, int64_t, double);
 
 }  // namespace gan::cpu

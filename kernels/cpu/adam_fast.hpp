@@ -16,6 +16,6 @@
 namespace gan::cpu {
 
 void adam_update_fast(float* params, const float* grads, float* m, float* v, size_t n,
-                      const AdamConfig& cfg, int64_t t);
+                      const AdamConfig& cfg, int64_t t, double scale = 1.0);
 
 }  // namespace gan::cpu

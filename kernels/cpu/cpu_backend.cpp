@@ -16,6 +16,7 @@
 #include <new>
 
 #include "engine/base/error.hpp"
+#include "engine/lr_schedule.h"
 #include "kernels/cpu/adam_cpu.hpp"
 #include "kernels/cpu/adam_fast.hpp"
 #include "kernels/cpu/d_head_bce_cpu.hpp"
@@ -216,8 +217,9 @@ class CpuBackend final : public Backend {
       return;
     }
     const int64_t t = ++c->adam_step[k];
+    const double scale = lr_scale(cfg.decay_start, cfg.decay_end, c->iteration);
     if (!is("adam", "fast")) {
-      cpu::adam_update<float>(params, grads, m, v, n, cfg, t);
+      cpu::adam_update<float>(params, grads, m, v, n, cfg, t, scale);
       return;
     }
     // Element-wise: the reference's formula, vectorised, on contiguous chunks (multiples of
@@ -226,7 +228,8 @@ class CpuBackend final : public Backend {
     const size_t chunk = (n / T + 15) / 16 * 16;
     pool_.run([&](int w) {
       const size_t b = std::min(n, chunk * w), e = w + 1 == T ? n : std::min(n, chunk * (w + 1));
-      if (b < e) cpu::adam_update_fast(params + b, grads + b, m + b, v + b, e - b, cfg, t);
+      if (b < e)
+        cpu::adam_update_fast(params + b, grads + b, m + b, v + b, e - b, cfg, t, scale);
     });
   }
   void end_iteration(StepCounters* c, int d_steps) override {

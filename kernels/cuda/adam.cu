@@ -4,8 +4,10 @@
  *
  * params, grads, m, v: n floats each, the same offsets in every arena. With t the step:
  *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g g;
- *   step_size = lr / (1 - b1^t);  denom = sqrt(v) / sqrt(1 - b2^t) + eps;
- *   p -= step_size m / denom.
+ *   step_size = lr scale / (1 - b1^t);  denom = sqrt(v) / sqrt(1 - b2^t) + eps;
+ *   p -= step_size m / denom,
+ * scale = lr_scale(decay_start, decay_end, c->iteration) (engine/lr_schedule.h), read from
+ * the counters when the kernel runs, so a replayed graph follows the decay.
  * Unless c->bad_now[net]: then c->skipped[net] += 1 and nothing else changes.
  *
  * Two launches, race-free and graph-replayable:
@@ -24,6 +26,7 @@
 #include <cstdint>
 
 #include "engine/base/error.hpp"
+#include "engine/lr_schedule.h"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_context.cuh"
 #include "kernels/cuda/cuda_ops.hpp"
@@ -36,7 +39,8 @@ constexpr int kThreads = 256;
 // ---- kernels --------------------------------------------------------------------------
 
 __global__ void adam_prepare_kernel(StepCounters* c, int net, double lr, double beta1,
-                                    double beta2, AdamScalars* out) {
+                                    double beta2, int64_t decay_start, int64_t decay_end,
+                                    AdamScalars* out) {
   if (c->bad_now[net]) {
     c->skipped[net] += 1;
     out->skip = 1;
@@ -46,7 +50,8 @@ __global__ void adam_prepare_kernel(StepCounters* c, int net, double lr, double 
   const double bc1 = 1.0 - pow(beta1, static_cast<double>(t));
   const double bc2 = 1.0 - pow(beta2, static_cast<double>(t));
   out->skip = 0;
-  out->step_size = static_cast<float>(lr / bc1);
+  const double scale = lr_scale(decay_start, decay_end, c->iteration);
+  out->step_size = static_cast<float>(lr * scale / bc1);
   out->bc2_sqrt = static_cast<float>(sqrt(bc2));
 }
 
@@ -107,7 +112,8 @@ void adam_flat(CudaCtx& ctx, float* params, const float* grads, float* m, float*
   AdamScalars* scalars = &ctx.fixed->adam[k];
   adam_prepare_kernel<<<1, 1, 0, ctx.stream>>>(c, k, static_cast<double>(cfg.lr),
                                                static_cast<double>(cfg.beta1),
-                                               static_cast<double>(cfg.beta2), scalars);
+                                               static_cast<double>(cfg.beta2),
+                                               cfg.decay_start, cfg.decay_end, scalars);
   LAUNCH_CHECK("adam_prepare_kernel");
   if (n == 0) return;
   const AdamConsts consts{cfg.beta1, cfg.beta2, 1.0f - cfg.beta1, 1.0f - cfg.beta2, cfg.eps};

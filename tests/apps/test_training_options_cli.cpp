@@ -4,7 +4,8 @@
  * with every option writes a checkpoint whose average `sample` uses by default, whose raw
  * weights and BatchNorm modes the flags select; --resume refuses a changed training option
  * and accepts a changed sampling option; every training flag is refused on --resume when it
- * is set above or below the checkpoint's value, and accepted at that value.
+ * is set above or below the checkpoint's value, and accepted at that value; --lr-decay-epochs
+ * ends with the run's last epoch, and --resume refuses to train past it.
  */
 #include <doctest/doctest.h>
 
@@ -68,6 +69,18 @@ TEST_CASE("options CLI: --lr sets both networks, --lr-g and --lr-d win over it")
   CHECK(o.g_ema == 0.999f);
   CHECK(o.sample_bn == SampleBn::Train);
   CHECK(o.sample_bn_batch == 256);
+  CHECK_FALSE(o.has_lr_decay());
+  const CliCommand decay = parse({"--epochs", "50", "--lr-decay-epochs", "10"});
+  CHECK(decay.train.config.lr_decay_start == 40);
+  CHECK(decay.train.config.lr_decay_end == 50);
+  CHECK(decay.train.explicit_flags.count("--lr-decay-epochs") == 1);
+  const TrainConfig whole = parse({"--epochs", "7", "--lr-decay-epochs", "7"}).train.config;
+  CHECK(whole.lr_decay_start == 0);
+  CHECK(whole.lr_decay_end == 7);
+  CHECK_FALSE(parse({"--lr-decay-epochs", "0"}).train.config.has_lr_decay());
+  CHECK_THROWS_WITH_AS(parse({"--epochs", "5", "--lr-decay-epochs", "6"}),
+                       doctest::Contains("--lr-decay-epochs 6 is longer than the run"),
+                       InputError);
   const CliCommand s = parse({"sample", "--checkpoint", "c", "--out", "x.png", "--weights", "raw",
                               "--sample-bn", "train", "--sample-bn-batch", "32"});
   CHECK(s.sample.generator.weights == "raw");
@@ -82,7 +95,8 @@ TEST_CASE("options CLI: --lr sets both networks, --lr-g and --lr-d win over it")
                                              {"--d-dropout", "-0.1"}, {"--real-label", "0.4"},
                                              {"--real-label", "1.1"}, {"--g-ema", "1"},
                                              {"--sample-bn", "batch"}, {"--sample-bn-batch", "1"},
-                                             {"--sample-weights", "avg"}}) {
+                                             {"--sample-weights", "avg"},
+                                             {"--lr-decay-epochs", "-1"}}) {
     CAPTURE(bad[0]);
     CHECK_THROWS_WITH_AS(parse(bad), doctest::Contains(bad[0].c_str()), InputError);
   }
@@ -163,6 +177,42 @@ TEST_CASE("options CLI: a run with every option, sampled both ways, resumed") {
   const Checkpoint c3 = resume_to(3, {"--sample-bn", "train", "--sample-bn-batch", "8"});
   CHECK(c3.config.sample_bn == SampleBn::Train);
   CHECK(c3.config.sample_bn_batch == 8);
+}
+
+TEST_CASE("options CLI: --lr-decay-epochs decays over the last epochs, --resume keeps its end") {
+  TempDir tmp("decay_cli");
+  write_random_data(tmp / "data");
+  const std::string out = tmp / "run", ck = out + "/checkpoint.safetensors";
+  auto train = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a =
+        small_model_flags({"--data", tmp / "data", "--batch-size", "32", "--out", out});
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run_gan(a);
+  };
+  const ProcessResult r = train({"--epochs", "3", "--lr-decay-epochs", "2"});
+  INFO(r.out, r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("learning rates fall linearly to 0 over epochs 2..3") != std::string::npos);
+  const Checkpoint c = load_checkpoint(ck);
+  CHECK(c.config.lr_decay_start == 1);
+  CHECK(c.config.lr_decay_end == 3);
+  const std::vector<uint8_t> before = read_file(ck);
+  // Past the end the rates are 0: refused, and nothing is written.
+  const ProcessResult past = train({"--resume", ck, "--epochs", "4"});
+  CHECK(past.status == 2);
+  CHECK(past.err.find("decays both learning rates to 0 at the end of epoch 3") !=
+        std::string::npos);
+  CHECK(past.err.find("resume with --epochs 3 or less") != std::string::npos);
+  // Another decay is another run.
+  const ProcessResult other = train({"--resume", ck, "--epochs", "3", "--lr-decay-epochs", "1"});
+  CHECK(other.status == 2);
+  CHECK(other.err.find("--lr-decay-epochs differs from the value " + ck) != std::string::npos);
+  CHECK(read_file(ck) == before);
+  // The same decay given again is accepted (here: nothing left to do).
+  const ProcessResult same = train({"--resume", ck, "--epochs", "3", "--lr-decay-epochs", "2"});
+  INFO(same.err);
+  CHECK(same.status == 0);
+  CHECK(same.out.find("nothing to do") != std::string::npos);
 }
 
 TEST_CASE("--resume refuses each training flag set above or below the checkpoint's value") {

@@ -8,6 +8,8 @@
  *     finite differences; label 1 gives d_head's bits;
  *   - the weight average: the update rule, its skip, the trainer's average after one step;
  *   - BatchNorm momentum of the running statistics;
+ *   - the learning-rate decay: epochs turned into iterations, the undecayed run up to its
+ *     start, weights that stop at its end;
  *   - sampling with batch-statistics BatchNorm: chunks by hand, prefixes, running statistics
  *     untouched, the averaged weights, refusals;
  *   - training with every option: deterministic, and a checkpoint (save -> load) continues
@@ -301,6 +303,8 @@ TrainConfig all_options() {
   c.real_label = 0.9f;
   c.g_ema = 0.9f;
   c.d_steps = 2;
+  c.lr_decay_start = 1;  // with 5 iterations per epoch: the rates fall over iterations 5..9
+  c.lr_decay_end = 2;
   return c;
 }
 
@@ -495,9 +499,52 @@ TEST_CASE("all options: deterministic, they change the run, and a checkpoint res
   CHECK(without([](TrainConfig& o) { o.real_label = 1; }).params[1] != full.params[1]);
   CHECK(without([](TrainConfig& o) { o.adam_d.lr = o.adam_g.lr; }).params[1] != full.params[1]);
   CHECK(without([](TrainConfig& o) { o.spec.bn_momentum = 0.1f; }).bn_stats != full.bn_stats);
+  CHECK(without([](TrainConfig& o) { o.lr_decay_end = 0; }).params[0] != full.params[0]);
   const TrainState no_ema = without([](TrainConfig& o) { o.g_ema = 0; });
   CHECK(no_ema.params[0] == full.params[0]);  // the average does not feed back
   CHECK(no_ema.ema_params.empty());
+}
+
+// ---- the learning-rate decay -----------------------------------------------------------
+
+TEST_CASE("lr decay: the trainer turns epochs into iterations and stops the weights at the end") {
+  auto be = make_cpu_backend();
+  const Dataset data = test::random_dataset(64, 6, 5, 1);  // 8 iterations per epoch
+  TrainConfig decayed = small_config();
+  decayed.lr_decay_start = 1;
+  decayed.lr_decay_end = 2;
+  Trainer a(*be, small_config()), b(*be, decayed);
+  for (Trainer* t : {&a, &b}) {
+    t->set_data(data);
+    t->init_weights();
+    REQUIRE(t->iterations_per_epoch() == 8);
+  }
+  // Epoch 0 and the first iteration of epoch 1 (scale 1) are the undecayed run's.
+  for (int i = 0; i < 9; ++i) {
+    if (i == 8) {
+      a.begin_epoch(1);
+      b.begin_epoch(1);
+    }
+    a.run_iteration();
+    b.run_iteration();
+  }
+  CHECK(same_state(a.state(), b.state()));
+  a.run_iteration();
+  b.run_iteration();  // iteration 9: scale 7/8
+  CHECK(b.state().params[0] != a.state().params[0]);
+  CHECK(b.state().params[1] != a.state().params[1]);
+  for (int i = 10; i < 16; ++i) b.run_iteration();
+  // From iteration 16 (epoch 2) both rates are 0: the weights stay, the moments move on.
+  b.begin_epoch(2);
+  const TrainState end = b.state();
+  b.run_iteration();
+  b.run_iteration();
+  const TrainState after = b.state();
+  for (int q = 0; q < 2; ++q) {
+    CHECK(after.params[q] == end.params[q]);
+    CHECK(after.adam_m[q] != end.adam_m[q]);
+  }
+  CHECK(after.counters.adam_step[0] == end.counters.adam_step[0] + 2);
 }
 
 TEST_CASE("checkpoint: G_ema tensors under PyTorch names, weights-only files, refusals") {
@@ -582,8 +629,11 @@ TEST_CASE("config JSON: the options round trip, and older configurations keep th
   CHECK(r.sample_bn == SampleBn::Train);
   CHECK(r.sample_bn_batch == 64);
   // The plain iteration writes the JSON of before the options: one lr, none of the new keys.
+  CHECK(r.lr_decay_start == 1);
+  CHECK(r.lr_decay_end == 2);
   const std::string plain = to_json(TrainConfig::plain());
-  for (const char* key : {"lr_g", "lr_d", "d_dropout", "real_label", "g_ema", "sample_bn"})
+  for (const char* key :
+       {"lr_g", "lr_d", "d_dropout", "real_label", "g_ema", "lr_decay", "sample_bn"})
     CHECK(plain.find(key) == std::string::npos);
   CHECK(plain.find("\"lr\":") != std::string::npos);
   const TrainConfig old = train_config_from_json(plain);
@@ -591,6 +641,7 @@ TEST_CASE("config JSON: the options round trip, and older configurations keep th
   CHECK(old.d_dropout == 0.0f);
   CHECK(old.real_label == 1.0f);
   CHECK_FALSE(old.has_ema());
+  CHECK_FALSE(old.has_lr_decay());
   CHECK(old.sample_bn == SampleBn::Eval);
   CHECK(old.adam_g.lr == 2e-4f);
   // The defaults (the recipe) are not the plain iteration: they write their options, and read
@@ -608,7 +659,9 @@ TEST_CASE("config JSON: the options round trip, and older configurations keep th
   CHECK_THROWS_WITH_AS(train_config_from_json(both), doctest::Contains("lr_g"), InputError);
   for (auto [key, value] : {std::pair{"d_dropout", "0.95"}, {"real_label", "0.2"},
                             {"g_ema", "1.0"}, {"sample_bn", "\"batch\""},
-                            {"sample_bn_batch", "1"}}) {
+                            {"sample_bn_batch", "1"}, {"lr_decay", "[2,1]"},
+                            {"lr_decay", "[0,0]"}, {"lr_decay", "[3]"}, {"lr_decay", "[-1,2]"},
+                            {"lr_decay", "[0,1000001]"}, {"lr_decay", "5"}}) {
     std::string j = to_json(TrainConfig::plain());
     j.insert(1, std::string("\"") + key + "\":" + value + ",");
     CAPTURE(j);

@@ -411,10 +411,12 @@ TEST_CASE("cuda check_finite: catches NaN and Inf in gradients or loss, records 
   });
 }
 
-TEST_CASE("cuda adam: several steps and a skipped one match the CPU backend") {
+TEST_CASE("cuda adam: several steps, a skipped one and the decay match the CPU backend") {
   Rng rng(404);
   AdamConfig cfg;
   cfg.lr = 1e-2f;  // large enough that every step moves the parameters visibly
+  cfg.decay_start = 2;  // the rate falls over iterations 2..4 and is 0 at iteration 5
+  cfg.decay_end = 5;
   for_each_variant("adam", [&](const std::string&) {
     for (size_t n : {size_t(1), size_t(5), size_t(1003), size_t(100000)})
       for (size_t offset : {size_t(0), size_t(1)}) {
@@ -431,6 +433,8 @@ TEST_CASE("cuda adam: several steps and a skipped one match the CPU backend") {
                      Net::D, c.c());
           cuda().adam(p.g() + offset, g.g() + offset, m.g() + offset, v.g() + offset, n, cfg,
                       Net::D, c.g());
+          cpu().end_iteration(c.c(), 1);
+          cuda().end_iteration(c.g(), 1);
         }
         const Tol tol{1e-7, 1e-6};
         expect_close("params", p.gpu(), p.cpu(), tol);
@@ -438,6 +442,7 @@ TEST_CASE("cuda adam: several steps and a skipped one match the CPU backend") {
         expect_close("v", v.gpu(), v.cpu(), tol);
         const StepCounters cg = c.gpu()[0];
         CHECK(cg.adam_step[1] == 5);
+        CHECK(cg.iteration == 6);
         CHECK(cg.skipped[1] == 1);
         CHECK(cg.adam_step[0] == 0);
         CHECK(cg.skipped[0] == 0);

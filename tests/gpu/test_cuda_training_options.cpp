@@ -8,7 +8,8 @@
  *   - the smoothed D head, both d_head variants, shared-memory and scratch row counts;
  *   - the weight average: the same bits as the CPU, and no update after a skipped G step;
  *   - training with every option: tracks the CPU backend, a replayed graph equals eager
- *     issue bit for bit (so the dropout draw advances on replay), and a checkpoint with the
+ *     issue bit for bit (so the dropout draw and the rates' decay advance on replay), and a
+ *     checkpoint with the
  *     average resumes bit-exactly;
  *   - sampling with batch-statistics BatchNorm and the averaged weights.
  */
@@ -181,6 +182,8 @@ TrainConfig options_config() {
   c.d_dropout = 0.3f;
   c.real_label = 0.9f;
   c.g_ema = 0.95f;
+  c.lr_decay_start = 1;  // 8 iterations per epoch: the rates fall over iterations 8..23
+  c.lr_decay_end = 3;
   return c;
 }
 

@@ -5,7 +5,9 @@
  * first step moves every parameter by ~lr against the sign of its gradient; bias correction
  * makes a constant gradient move by ~lr every step; CpuBackend::adam skips a net whose
  * latest check_finite failed; check_finite flags NaN and Inf in the loss and the gradients
- * and records only the first failing iteration.
+ * and records only the first failing iteration; the learning-rate decay (lr_scale) is 1
+ * before its start, a straight line over it and 0 from its end, and the backend scales the
+ * rate by it at the counters' iteration in both Adam variants.
  */
 #include <doctest/doctest.h>
 
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "engine/backend.hpp"
+#include "engine/lr_schedule.h"
 #include "kernels/cpu/adam_cpu.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/support/test_util.hpp"
@@ -263,4 +266,91 @@ TEST_CASE("adam: end_iteration advances the iteration and the batch cursor") {
   be->end_iteration(&c, 3);
   CHECK(c.iteration == 2);
   CHECK(c.batch_cursor == 8);
+}
+
+// ---- the learning-rate decay -------------------------------------------------------------
+
+TEST_CASE("lr decay: 1 before the start, a straight line to 0 over the decay, 0 from its end") {
+  for (int64_t i : {int64_t(0), int64_t(7), int64_t(1) << 40}) {
+    CHECK(gan::lr_scale(0, 0, i) == 1.0);  // no decay
+    CHECK(gan::lr_scale(5, 5, i) == 1.0);  // an empty decay is none
+    CHECK(gan::lr_scale(9, 4, i) == 1.0);  // end before start: none
+  }
+  CHECK(gan::lr_scale(10, 20, 0) == 1.0);
+  CHECK(gan::lr_scale(10, 20, 9) == 1.0);
+  CHECK(gan::lr_scale(10, 20, 10) == 1.0);  // the first decayed iteration is at full rate
+  CHECK(gan::lr_scale(10, 20, 15) == 0.5);
+  CHECK(gan::lr_scale(10, 20, 19) == doctest::Approx(0.1).epsilon(1e-15));
+  CHECK(gan::lr_scale(10, 20, 20) == 0.0);
+  CHECK(gan::lr_scale(10, 20, 21) == 0.0);
+  CHECK(gan::lr_scale(0, 3, 1) == 2.0 / 3.0);
+  // Equal steps down: every iteration of the decay lowers the scale by 1 / (end - start).
+  const int64_t start = 1000, end = 1000 + 23400;
+  for (int64_t i = start; i + 1 < end; i += 97)
+    CHECK(gan::lr_scale(start, end, i) - gan::lr_scale(start, end, i + 1) ==
+          doctest::Approx(1.0 / (end - start)).epsilon(1e-9));
+}
+
+TEST_CASE("adam: a scaled rate scales the step, and a scale of 0 leaves the parameters") {
+  const AdamConfig cfg = hand_config();
+  const double g[] = {2.0, -3.0}, start[] = {1.0, 0.5};
+  std::vector<double> p[3], m[3], v[3];
+  const double scales[] = {1.0, 0.5, 0.0};
+  for (int k = 0; k < 3; ++k) {
+    p[k] = {start[0], start[1]};
+    m[k] = v[k] = {0.0, 0.0};
+    gan::cpu::adam_update<double>(p[k].data(), g, m[k].data(), v[k].data(), 2, cfg, 1,
+                                  scales[k]);
+  }
+  for (int i = 0; i < 2; ++i) {
+    CAPTURE(i);
+    CHECK(p[0][i] != start[i]);
+    CHECK(p[1][i] - start[i] == doctest::Approx(0.5 * (p[0][i] - start[i])).epsilon(1e-14));
+    CHECK(p[2][i] == start[i]);
+    for (int k = 1; k < 3; ++k) {  // the moments do not depend on the rate
+      CHECK(m[k][i] == m[0][i]);
+      CHECK(v[k][i] == v[0][i]);
+    }
+  }
+}
+
+TEST_CASE("adam: the backend scales the rate by the decay at the counters' iteration") {
+  AdamConfig cfg = hand_config();
+  cfg.decay_start = 2;
+  cfg.decay_end = 6;
+  Rng rng(12);
+  const size_t n = 37;  // not a multiple of the fast variant's chunks
+  for (const char* variant : {"fast", "reference"}) {
+    auto be = gan::make_cpu_backend();
+    be->select_kernel("adam", variant);
+    for (int64_t iteration : {0, 2, 3, 5, 6, 9}) {
+      CAPTURE(variant);
+      CAPTURE(iteration);
+      std::vector<float> p(n), g(n), m(n), v(n);
+      for (size_t i = 0; i < n; ++i) {
+        p[i] = float(rng.uniform(-1, 1));
+        g[i] = float(rng.uniform(-1, 1));
+        m[i] = float(rng.uniform(-0.1, 0.1));
+        v[i] = float(rng.uniform(0, 0.1));
+      }
+      const std::vector<float> p0 = p, m0 = m, v0 = v;
+      std::vector<float> pw = p, mw = m, vw = v;
+      StepCounters c;
+      c.iteration = iteration;
+      c.adam_step[1] = 4;
+      be->adam(p.data(), g.data(), m.data(), v.data(), n, cfg, Net::D, &c);
+      const double scale = gan::lr_scale(2, 6, iteration);
+      gan::cpu::adam_update<float>(pw.data(), g.data(), mw.data(), vw.data(), n, cfg, 5, scale);
+      CHECK(c.adam_step[1] == 5);
+      CHECK(p == pw);
+      CHECK(m == mw);
+      CHECK(v == vw);
+      CHECK(m != m0);
+      CHECK((p == p0) == (iteration >= 6));  // past the end only the moments move
+      // The undecayed step: the same before the decay and at its first iteration only.
+      std::vector<float> pu = p0, mu = m0, vu = v0;
+      gan::cpu::adam_update<float>(pu.data(), g.data(), mu.data(), vu.data(), n, cfg, 5);
+      CHECK((p == pu) == (iteration <= 2));
+    }
+  }
 }
