@@ -21,6 +21,9 @@ does not know is refused by name. The training options follow engine/trainer.hpp
     (seeded with the recipe's seed), not from the engine's Philox stream — the only
     randomness the two programs do not share;
   - real_label L: the real rows' BCE target in the D loss;
+  - lr_decay [S, E]: before iteration t both networks' rates are lr * scale(t), scale 1 before
+    iteration S * per_epoch, (E per_epoch - t) / ((E - S) per_epoch) from there, 0 from
+    E * per_epoch on (engine/lr_schedule.h);
   - g_ema DECAY: after every G step, avg = DECAY avg + (1 - DECAY) x over G's parameters and
     BatchNorm running statistics, starting from the initial weights; written as G_ema.*;
   - sample_bn, sample_bn_batch: how samples are drawn, which training does not touch; they
@@ -53,7 +56,7 @@ from philox import shuffle_permutation  # noqa: E402
 IMPLEMENTED = {"batch_size", "d_steps", "g_loss", "seed", "nan_policy", "z_dim", "g_widths",
                "d_widths", "image_h", "image_w", "leaky_slope", "bn_eps", "bn_momentum", "lr",
                "lr_g", "lr_d", "beta1", "beta2", "eps", "d_dropout", "real_label", "g_ema",
-               "sample_bn", "sample_bn_batch"}
+               "lr_decay", "sample_bn", "sample_bn_batch"}
 
 
 def read_config(path):
@@ -122,6 +125,15 @@ def write_checkpoint(path, gan, cfg_json, state, ema=None):
     os.replace(tmp, path)
 
 
+def lr_scale(start, end, t):
+    """engine/lr_schedule.h's lr_scale: the decay's factor at iteration t."""
+    if end <= start or t < start:
+        return 1.0
+    if t >= end:
+        return 0.0
+    return (end - t) / (end - start)
+
+
 def train(cfg, cfg_json, images, epochs, out, log_every):
     B, k, zd, seed = cfg["batch_size"], cfg["d_steps"], cfg["z_dim"], cfg["seed"]
     n = images.shape[0]
@@ -137,12 +149,18 @@ def train(cfg, cfg_json, images, epochs, out, log_every):
         add_d_dropout(gan.D, cfg["d_dropout"])
     real_label = cfg.get("real_label", 1.0)
     ema = WeightAverage(gan.G, cfg["g_ema"]) if cfg.get("g_ema", 0.0) > 0.0 else None
+    decay_start, decay_end = (e * per_epoch for e in cfg.get("lr_decay", [0, 0]))
+    base_lr = [[g["lr"] for g in opt.param_groups] for opt in (opt_g, opt_d)]
     gan.train()
     t = 0
     t0 = time.perf_counter()
     for epoch in range(epochs):
         perm = shuffle_permutation(seed, epoch, n)
         for it in range(per_epoch):
+            scale = lr_scale(decay_start, decay_end, t)
+            for opt, lrs in zip((opt_g, opt_d), base_lr):
+                for g, lr in zip(opt.param_groups, lrs):
+                    g["lr"] = lr * scale
             for j in range(k):
                 b = it * k + j
                 x = torch.from_numpy(images[perm[b * B:(b + 1) * B]].astype(np.float32) /
