@@ -269,8 +269,9 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
     c.adam_g.beta2 = c.adam_d.beta2 = beta2;
   }
   if (t.lr_decay_epochs > t.epochs)
-    GAN_INPUT_FAIL("--lr-decay-epochs " << t.lr_decay_epochs << " is longer than the run (--epochs "
-                                        << t.epochs << ")");
+    GAN_INPUT_FAIL("--lr-decay-epochs " << t.lr_decay_epochs
+                                        << " is longer than the run (--epochs " << t.epochs
+                                        << ")");
   c.lr_decay_start = t.lr_decay_epochs > 0 ? t.epochs - t.lr_decay_epochs : 0;
   c.lr_decay_end = t.lr_decay_epochs > 0 ? t.epochs : 0;
   for (const std::string& k : kernel_choices) t.kernels.push_back(parse_kernel_choice(k));

@@ -344,8 +344,8 @@ void Trainer::enqueue_iteration() {
     d_backward(2 * B, b_->d_in, j, true, false);
     ScopedRange adam_range(be_, "Adam D");
     be_.check_finite(b_->grads[1], d_.param_count, &met->d_loss, Net::D, c);
-    be_.adam(b_->params[1], b_->grads[1], b_->m[1], b_->v[1], d_.param_count, adam_config(Net::D),
-             Net::D, c);
+    be_.adam(b_->params[1], b_->grads[1], b_->m[1], b_->v[1], d_.param_count,
+             adam_config(Net::D), Net::D, c);
   }
   {
     ScopedRange range(be_, "G step");
@@ -367,8 +367,8 @@ void Trainer::enqueue_iteration() {
     }
     ScopedRange adam_range(be_, "Adam G");
     be_.check_finite(b_->grads[0], g_.param_count, &met->g_loss, Net::G, c);
-    be_.adam(b_->params[0], b_->grads[0], b_->m[0], b_->v[0], g_.param_count, adam_config(Net::G),
-             Net::G, c);
+    be_.adam(b_->params[0], b_->grads[0], b_->m[0], b_->v[0], g_.param_count,
+             adam_config(Net::G), Net::G, c);
     if (cfg_.has_ema())
       be_.ema_update(b_->ema, b_->params[0], g_.param_count, b_->ema_stats, b_->bn_stats,
                      g_.stat_count, cfg_.g_ema, c);
