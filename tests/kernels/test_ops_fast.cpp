@@ -36,7 +36,9 @@
 #include "kernels/cpu/adam_cpu.hpp"
 #include "kernels/cpu/adam_fast.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
+#include "kernels/cpu/dropout_cpu.hpp"
 #include "kernels/cpu/gemm_fast.hpp"
+#include "kernels/cpu/linear_bn_act_cpu.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 #include "engine/dropout_mask.h"
 #include "tests/support/limited_child.hpp"
@@ -378,6 +380,25 @@ TEST_CASE("dense fast with dropout: the reference's mask, factor and gradients")
                                              gan::DenseGrads{r.dW.data(), r.db.data()},
                                              r.dx.data());
             }
+            // The reference backend runs the reference ops, to the bit.
+            {
+              const gan::cpu::DropoutDraw dd{p, 9, counter * 3 + 1, 2};
+              gan::cpu::DenseRef<float> rp;
+              rp.W = l.W.data();
+              rp.b = l.b.data();
+              VecF y(size_t(rows) * d.out), dz = l.dy, dx(size_t(rows) * d.in),
+                  dW(size_t(d.out) * d.in), db(d.out);
+              gan::cpu::dense_forward<float>(d, Mode::Train, rows, l.x.data(), rp, y.data());
+              gan::cpu::dropout_forward<float>(y.size(), dd, y.data());
+              gan::cpu::dropout_backward<float>(dz.size(), dd, dz.data());
+              gan::cpu::dense_backward<float>(d, rows, l.x.data(), rp, y.data(), dz.data(),
+                                              gan::cpu::DenseGradRef<float>{dW.data(), db.data()},
+                                              dx.data());
+              CHECK(same_bits(out[0].y, y));
+              CHECK(same_bits(out[0].dx, dx));
+              CHECK(same_bits(out[0].dW, dW));
+              CHECK(same_bits(out[0].db, db));
+            }
             check_close("y", out[1].y, out[0].y, atol, rtol);
             check_close("dz", out[1].dz, out[0].dz, atol, rtol);
             check_close("dx", out[1].dx, out[0].dx, atol, rtol);
@@ -396,6 +417,26 @@ TEST_CASE("dense fast with dropout: the reference's mask, factor and gradients")
 }
 
 // ---- optimizer and finiteness ---------------------------------------------------------
+
+TEST_CASE("adam: both variants write nothing past the n elements they are given") {
+  Rng rng(81);
+  const size_t n = 37;
+  for (bool fast : {false, true}) {
+    CAPTURE(fast);
+    const VecF g = random_vector<float>(rng, n + 1);
+    VecF p = random_vector<float>(rng, n + 1), m(n + 1, 0.0f), v(n + 1, 0.0f);
+    p[n] = m[n] = v[n] = 7.0f;  // a sentinel after the arena
+    gan::AdamConfig cfg;
+    if (fast)
+      gan::cpu::adam_update_fast(p.data(), g.data(), m.data(), v.data(), n, cfg, 1);
+    else
+      gan::cpu::adam_update<float>(p.data(), g.data(), m.data(), v.data(), n, cfg, 1);
+    CHECK(p[n] == 7.0f);
+    CHECK(m[n] == 7.0f);
+    CHECK(v[n] == 7.0f);
+    CHECK(m[n - 1] != 0.0f);  // the last element was updated
+  }
+}
 
 TEST_CASE("adam fast: bit-identical to the reference, any length, any thread count") {
   Rng rng(8);

@@ -49,6 +49,25 @@ double sigmoid(double l) { return 1.0 / (1.0 + std::exp(-l)); }
 
 }  // namespace
 
+TEST_CASE("d head: the backend refuses a smoothed real label outside (0, 1]") {
+  auto be = gan::make_cpu_backend();
+  const int in = 3, B = 2;
+  const std::vector<float> x(size_t(2 * B) * in, 0.5f), w(in, 0.1f), b = {0.0f};
+  const gan::DenseDesc d = gan::test::make_desc(in, 1, false, gan::Act::None);
+  for (float label : {0.0f, -0.5f, 1.0001f, 1.05f}) {
+    CAPTURE(label);
+    gan::StepMetrics m;
+    CHECK_THROWS_AS(be->d_head_smoothed(d, gan::HeadMode::DStep, B, B, label, x.data(),
+                                        gan::DenseParams{w.data(), b.data()}, gan::DenseGrads{},
+                                        nullptr, &m),
+                    gan::Error);
+  }
+  gan::StepMetrics m;
+  CHECK_NOTHROW(be->d_head_smoothed(d, gan::HeadMode::DStep, B, B, 1.0f, x.data(),
+                                    gan::DenseParams{w.data(), b.data()}, gan::DenseGrads{},
+                                    nullptr, &m));
+}
+
 TEST_CASE("d head: finite differences in double match dx, dw, db in every mode") {
   Rng rng(31);
   const int in = 5;

@@ -61,10 +61,11 @@ TARGETS = {
                            "*test_faults.cpp", "*test_resume.cpp", "*test_training_options.cpp"],
     "apps/train_command.cpp": ["*test_resume.cpp", "*test_app_e2e.cpp", "*test_cli.cpp",
                                "*test_interrupt.cpp", "*test_faults.cpp",
-                               "*test_training_options_cli.cpp"],
+                               "*test_training_options_cli.cpp", "*test_eval_command.cpp"],
     "engine/io/idx.cpp": ["*test_idx.cpp"],
     "engine/io/safetensors.cpp": ["*test_safetensors.cpp", "*test_checkpoint.cpp"],
-    "engine/checkpoint.cpp": ["*test_checkpoint.cpp", "*test_resume.cpp", "*test_golden.cpp"],
+    "engine/checkpoint.cpp": ["*test_checkpoint.cpp", "*test_resume.cpp", "*test_golden.cpp",
+                              "*test_training_options.cpp"],
 }
 
 RULES = ["universal.rules", "cpp.rules", "c_like.rules"]
