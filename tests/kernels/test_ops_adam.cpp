@@ -5,7 +5,8 @@
  * first step moves every parameter by ~lr against the sign of its gradient; bias correction
  * makes a constant gradient move by ~lr every step; CpuBackend::adam skips a net whose
  * latest check_finite failed; check_finite flags NaN and Inf in the loss and the gradients
- * and records only the first failing iteration; the learning-rate decay (lr_scale) is 1
+ * and records only the first failing iteration; neither Adam variant writes past its n
+ * elements; the learning-rate decay (lr_scale) is 1
  * before its start, a straight line over it and 0 from its end, and the backend scales the
  * rate by it at the counters' iteration in both Adam variants.
  */
@@ -18,6 +19,7 @@
 #include "engine/backend.hpp"
 #include "engine/lr_schedule.h"
 #include "kernels/cpu/adam_cpu.hpp"
+#include "kernels/cpu/adam_fast.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/support/test_util.hpp"
 
@@ -266,6 +268,27 @@ TEST_CASE("adam: end_iteration advances the iteration and the batch cursor") {
   be->end_iteration(&c, 3);
   CHECK(c.iteration == 2);
   CHECK(c.batch_cursor == 8);
+}
+
+TEST_CASE("adam: both variants write nothing past the n elements they are given") {
+  Rng rng(81);
+  const size_t n = 37;
+  for (bool fast : {false, true}) {
+    CAPTURE(fast);
+    const std::vector<float> g = gan::test::random_vector<float>(rng, n + 1);
+    std::vector<float> p = gan::test::random_vector<float>(rng, n + 1);
+    std::vector<float> m(n + 1, 0.0f), v(n + 1, 0.0f);
+    p[n] = m[n] = v[n] = 7.0f;  // a sentinel after the arena
+    gan::AdamConfig cfg;
+    if (fast)
+      gan::cpu::adam_update_fast(p.data(), g.data(), m.data(), v.data(), n, cfg, 1);
+    else
+      gan::cpu::adam_update<float>(p.data(), g.data(), m.data(), v.data(), n, cfg, 1);
+    CHECK(p[n] == 7.0f);
+    CHECK(m[n] == 7.0f);
+    CHECK(v[n] == 7.0f);
+    CHECK(m[n - 1] != 0.0f);  // the last element was updated
+  }
 }
 
 // ---- the learning-rate decay -------------------------------------------------------------
