@@ -256,7 +256,7 @@ TEST_CASE("a state saved in a later epoch continues exactly, at its start or mid
   }
 }
 
-TEST_CASE("generate: eval-mode samples in [0,1], deterministic, running stats untouched") {
+TEST_CASE("generate: eval-mode samples between 0 and 1, deterministic, running stats untouched") {
   auto be = make_cpu_backend();
   Trainer t(*be, small_config());
   t.set_data(synthetic_data(64, 6, 5));

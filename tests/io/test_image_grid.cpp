@@ -183,7 +183,7 @@ TEST_CASE("image grid: random MNIST-sized images survive every PNG filter type")
   CHECK(g.filters_seen != 0);
 }
 
-TEST_CASE("image grid: values are clamped to [0, 1], rounded, and NaN is black") {
+TEST_CASE("image grid: values are clamped to 0..1, rounded, and NaN is black") {
   const float inf = std::numeric_limits<float>::infinity();
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const std::vector<float> x = {-1.0f, 0.0f, 0.5f, 1.0f, 2.0f, nan, inf, -inf,

@@ -49,7 +49,7 @@ double sigmoid(double l) { return 1.0 / (1.0 + std::exp(-l)); }
 
 }  // namespace
 
-TEST_CASE("d head: the backend refuses a smoothed real label outside (0, 1]") {
+TEST_CASE("d head: the backend refuses a smoothed real label of 0 or less, or above 1") {
   auto be = gan::make_cpu_backend();
   const int in = 3, B = 2;
   const std::vector<float> x(size_t(2 * B) * in, 0.5f), w(in, 0.1f), b = {0.0f};
