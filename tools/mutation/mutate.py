@@ -38,6 +38,7 @@ import random
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -83,15 +84,20 @@ def log(*a):
 
 
 def run(cmd, cwd=None, timeout=None, env=None):
-    """(exit status, seconds, output tail); status None on timeout."""
+    """(exit status, seconds, output tail); status None on timeout. The command runs in a
+    process group of its own, killed whole on timeout: a mutant's test may leave a gan_cuda
+    child hanging, which would otherwise outlive the run and hold the cores."""
     t0 = time.monotonic()
-    try:
-        p = subprocess.run(cmd, cwd=cwd, timeout=timeout, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, errors="replace")
-        return p.returncode, time.monotonic() - t0, p.stdout[-2000:]
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        return None, time.monotonic() - t0, out[-2000:]
+    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, errors="replace",
+                          start_new_session=True) as p:
+        try:
+            out, _ = p.communicate(timeout=timeout)
+            return p.returncode, time.monotonic() - t0, out[-2000:]
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, _ = p.communicate()
+            return None, time.monotonic() - t0, (out or "")[-2000:]
 
 
 def generate(path):
