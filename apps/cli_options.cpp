@@ -74,7 +74,7 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
   auto add_train_flags = [&](CLI::App* a) {
     a->add_option("--data", t.data, "directory of MNIST IDX files (raw or .gz)");
     a->add_option("--epochs", t.epochs, "total epochs (a resumed run continues up to this)")
-        ->check(CLI::Range(1, 1000000));
+        ->check(CLI::Range(1, kMaxEpochs));
     a->add_option("--batch-size", c.batch_size, "real images per D step");
     a->add_option("--z-dim", c.spec.z_dim, "noise dimension");
     a->add_option("--g-widths", g_widths, "generator hidden widths")->delimiter(',');
@@ -92,7 +92,7 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
     a->add_option("--g-ema", c.g_ema, "decay of a moving average of G's weights (0: none)");
     a->add_option("--lr-decay-epochs", t.lr_decay_epochs,
                   "both learning rates fall linearly to 0 over the last N epochs (0: constant)")
-        ->check(CLI::Range(0, 1000000));
+        ->check(CLI::Range(0, kMaxEpochs));
     a->add_option("--sample-bn", sample_bn,
                   "BatchNorm of generated samples: eval (running stats) or train (batch stats)")
         ->check(CLI::IsMember({"eval", "train"}));

@@ -33,8 +33,6 @@ SampleBn parse_sample_bn(const std::string& s) {
 
 // Largest batch: 2*batch rows of the widest layer stay far inside 32-bit indexing.
 constexpr int kMaxBatch = 1 << 16;
-// The command line's limit on --epochs: a decay never ends past it.
-constexpr int kMaxEpochs = 1000000;
 
 void TrainConfig::validate() const {
   spec.validate();

@@ -28,6 +28,9 @@ enum class SampleBn : uint8_t {
   Train,  // batch statistics of each chunk of sample_bn_batch rows; running stats untouched
 };
 
+// The most epochs a run may have (--epochs); a learning-rate decay never ends past it.
+constexpr int kMaxEpochs = 1000000;
+
 // The defaults are the recipe chosen by measurement (docs/quality/study.md): Adam at 6e-5 for
 // both networks with beta2 0.99, one-sided label smoothing 0.9, samples from G's weight
 // average (0.999). plain() is the iteration with every addition off and the Adam settings of

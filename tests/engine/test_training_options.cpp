@@ -628,9 +628,9 @@ TEST_CASE("config JSON: the options round trip, and older configurations keep th
   CHECK(r.spec.bn_momentum == c.spec.bn_momentum);
   CHECK(r.sample_bn == SampleBn::Train);
   CHECK(r.sample_bn_batch == 64);
-  // The plain iteration writes the JSON of before the options: one lr, none of the new keys.
   CHECK(r.lr_decay_start == 1);
   CHECK(r.lr_decay_end == 2);
+  // The plain iteration writes the JSON of before the options: one lr, none of the new keys.
   const std::string plain = to_json(TrainConfig::plain());
   for (const char* key :
        {"lr_g", "lr_d", "d_dropout", "real_label", "g_ema", "lr_decay", "sample_bn"})

@@ -6,9 +6,9 @@
  * makes a constant gradient move by ~lr every step; CpuBackend::adam skips a net whose
  * latest check_finite failed; check_finite flags NaN and Inf in the loss and the gradients
  * and records only the first failing iteration; neither Adam variant writes past its n
- * elements; the learning-rate decay (lr_scale) is 1
- * before its start, a straight line over it and 0 from its end, and the backend scales the
- * rate by it at the counters' iteration in both Adam variants.
+ * elements; the learning-rate decay (lr_scale) is 1 before its start, a straight line over
+ * it and 0 from its end, and the backend scales the rate by it at the counters' iteration in
+ * both Adam variants.
  */
 #include <doctest/doctest.h>
 

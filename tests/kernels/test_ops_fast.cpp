@@ -382,7 +382,8 @@ TEST_CASE("dense fast with dropout: the reference's mask, factor and gradients")
             }
             // The reference backend runs the reference ops, to the bit.
             {
-              const gan::cpu::DropoutDraw dd{p, 9, counter * 3 + 1, 2};
+              const gan::cpu::DropoutDraw dd{m.p, m.seed, *m.counter * m.k_mul + m.k_add,
+                                             m.layer};
               gan::cpu::DenseRef<float> rp;
               rp.W = l.W.data();
               rp.b = l.b.data();
