@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # deps.sh — on a machine WITH registry access: unpacks the Debian packages the build and the
 # programs need into .deps/ (git-ignored), for a GPU machine that reaches no registry.
-# Then carry ".deps" to that machine; tools/gpu/env.sh points CMake and the loader at it.
+# They are packed into .deps.tgz (also git-ignored, about 15 MB): carry ".deps.tgz" to that
+# machine, since the unpacked folder (about 53 MB) and the tree together pass the 64 MiB that
+# a device call carries. tools/gpu/env.sh unpacks it there and points CMake and the loader at it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 pkgs=(doctest-dev libcli11-dev libstb-dev libstb0 zlib1g-dev nlohmann-json3-dev
@@ -14,4 +16,5 @@ rm -rf .deps/debs .deps/usr/share/doc .deps/usr/share/man
 # only the shared OpenBLAS is linked: drop static archives and the BLAS/LAPACK shims (size)
 find .deps -name '*.a' -delete
 rm -f .deps/usr/lib/x86_64-linux-gnu/openblas-pthread/lib{blas,lapack}.so*
-echo "unpacked into .deps/: ${pkgs[*]} ($(du -sh .deps | cut -f1))"
+tar czf .deps.tgz .deps
+echo "unpacked into .deps/: ${pkgs[*]} ($(du -sh .deps | cut -f1)); packed: .deps.tgz ($(du -sh .deps.tgz | cut -f1))"
