@@ -488,6 +488,8 @@ def run_peer(args):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("torch_gan: --device cuda but torch sees no CUDA device")
     if device.type == "cuda":
+        if device.index is None:  # set_device needs an index: plain "cuda" is the first GPU
+            device = torch.device("cuda", 0)
         torch.cuda.set_device(device)
     if args.mode.startswith("compile-") and device.type == "cpu" and args.mode != "compile-default":
         print(f"torch_gan: note: {args.mode} on the CPU has no CUDA graphs", file=sys.stderr)
