@@ -248,6 +248,7 @@ int run_train(const TrainOptions& opt, std::ostream& out) {
 
   TrainLog log(metrics_path, out, ::isatty(STDOUT_FILENO) == 1, per_epoch, total,
                start.counters.iteration, config.batch_size * k);
+  backend->mark_clock();  // the log's start on the clock that times its records
   int64_t skipped_seen[2] = {start.counters.skipped[0], start.counters.skipped[1]};
   bool pending = false;  // a read-back in flight (CUDA: collected at the next log point)
   int64_t iteration = start.counters.iteration;
@@ -258,7 +259,7 @@ int run_train(const TrainOptions& opt, std::ostream& out) {
     pending = false;
     const StepMetrics m = trainer.readback_metrics();
     const StepCounters c = trainer.readback_counters();
-    log.record(m, c);
+    log.record(m, c, backend->download_seconds());
     // the steps since the previous record: a new skip happened in one of them
     const int64_t since = recorded >= 0 ? recorded : start.counters.iteration;
     recorded = c.iteration;

@@ -33,18 +33,15 @@ TrainLog::TrainLog(const std::string& metrics_path, std::ostream& out, bool term
       total_(total_iterations),
       start_(start_iteration),
       last_iteration_(start_iteration),
-      images_per_iteration_(images_per_iteration),
-      t0_(std::chrono::steady_clock::now()),
-      last_time_(t0_) {}
+      images_per_iteration_(images_per_iteration) {}
 
-void TrainLog::record(const StepMetrics& m, const StepCounters& c) {
-  const auto now = std::chrono::steady_clock::now();
-  const double dt = std::chrono::duration<double>(now - last_time_).count();
-  const double elapsed = std::chrono::duration<double>(now - t0_).count();
+void TrainLog::record(const StepMetrics& m, const StepCounters& c, double seconds) {
+  const double dt = seconds - last_seconds_;
+  const double elapsed = seconds;
   const int64_t it = c.iteration;
   const double ips = dt > 0 ? static_cast<double>(it - last_iteration_) * images_per_iteration_ / dt
                             : 0.0;
-  last_time_ = now;
+  last_seconds_ = seconds;
   last_iteration_ = it;
   const double epoch = per_epoch_ > 0 ? static_cast<double>(it) / per_epoch_ : 0.0;
   nlohmann::json j;

@@ -4,12 +4,13 @@
  * One record per logged step: step (iterations done), epoch (fractional), d_loss, g_loss,
  * d_real = mean D(x), d_fake = mean D(G(z)) in the D step, value = V(D,G), g_fake = mean
  * D(G(z)) in the G step, images_per_s (real images consumed per second since the last
- * record), skipped_g/skipped_d (updates skipped for non-finite values), time_s.
+ * record), skipped_g/skipped_d (updates skipped for non-finite values), time_s (seconds
+ * from the log's start to the step, on the backend's read-back clock: when the device
+ * finished the step, not when the host read it back).
  * On a terminal, a progress line redrawn in place (with ETA); otherwise plain lines.
  */
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -24,8 +25,10 @@ class TrainLog {
   TrainLog(const std::string& metrics_path, std::ostream& out, bool terminal,
            int64_t iterations_per_epoch, int64_t total_iterations, int64_t start_iteration,
            int images_per_iteration);
-  // Records the metrics/counters read back after `iteration` iterations.
-  void record(const StepMetrics& m, const StepCounters& c);
+  // Records the metrics/counters read back after c.iteration iterations, which the backend
+  // finished `seconds` after the log's start (Backend::download_seconds after a mark_clock
+  // at the start).
+  void record(const StepMetrics& m, const StepCounters& c, double seconds);
   void message(const std::string& line);  // a line of its own (ends the progress line)
   void finish();
 
@@ -36,7 +39,7 @@ class TrainLog {
   bool line_open_ = false;
   int64_t per_epoch_, total_, start_, last_iteration_;
   int images_per_iteration_;
-  std::chrono::steady_clock::time_point t0_, last_time_;
+  double last_seconds_ = 0;
 };
 
 }  // namespace gan

@@ -156,6 +156,14 @@ class Backend {
   virtual void download_async(void* dst, const void* src, size_t bytes) = 0;
   virtual bool downloads_done() = 0;  // non-blocking
   virtual void wait_downloads() = 0;
+  // The clock of read-backs: mark_clock() notes a point in the order the backend runs its
+  // work; download_seconds() is the time from the last mark to the completion of the last
+  // download_async, as the backend ran them (call it after wait_downloads(), and after a
+  // mark). A progress log times its steps with it: where the device runs behind the host
+  // (CUDA), the host's clock at a read-back tells when the host got there, not when the
+  // device finished the step.
+  virtual void mark_clock() = 0;
+  virtual double download_seconds() = 0;
   virtual void copy(void* dst, const void* src, size_t bytes) = 0;  // within backend memory
   virtual void synchronize() = 0;
 

@@ -51,6 +51,8 @@ class CountingBackend : public Backend {
   }
   bool downloads_done() override { return in_.downloads_done(); }
   void wait_downloads() override { in_.wait_downloads(); }
+  void mark_clock() override { in_.mark_clock(); }
+  double download_seconds() override { return in_.download_seconds(); }
   void copy(void* dst, const void* src, size_t bytes) override { in_.copy(dst, src, bytes); }
   void synchronize() override { in_.synchronize(); }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -104,9 +105,16 @@ class CpuBackend final : public Backend {
   void free_host(void* p) noexcept override { std::free(p); }
   void upload(void* dst, const void* src, size_t bytes) override { copy(dst, src, bytes); }
   void download(void* dst, const void* src, size_t bytes) override { copy(dst, src, bytes); }
-  void download_async(void* dst, const void* src, size_t bytes) override { copy(dst, src, bytes); }
+  void download_async(void* dst, const void* src, size_t bytes) override {
+    copy(dst, src, bytes);
+    last_download_ = std::chrono::steady_clock::now();  // the work before it is done
+  }
   bool downloads_done() override { return true; }
   void wait_downloads() override {}
+  void mark_clock() override { clock_mark_ = std::chrono::steady_clock::now(); }
+  double download_seconds() override {
+    return std::chrono::duration<double>(last_download_ - clock_mark_).count();
+  }
   void copy(void* dst, const void* src, size_t bytes) override {
     if (bytes) std::memmove(dst, src, bytes);
   }
@@ -297,6 +305,7 @@ class CpuBackend final : public Backend {
 
   cpu::ThreadPool pool_;
   std::vector<std::string> selected_;  // per op of op_table()
+  std::chrono::steady_clock::time_point clock_mark_, last_download_;  // the read-back clock
 
   static void store(HeadMode mode, const cpu::HeadResult<float>& r, StepMetrics* m) {
     if (mode == HeadMode::DStep) {

@@ -94,7 +94,8 @@ class CudaBackend final : public Backend {
       CUDA_CHECK(cudaDeviceGetAttribute(&ctx_.num_sms, cudaDevAttrMultiProcessorCount,
                                         opt.device));
       CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
-      CUDA_CHECK(cudaEventCreateWithFlags(&download_event_, cudaEventDisableTiming));
+      CUDA_CHECK(cudaEventCreate(&download_event_));  // timed: the read-back clock
+      CUDA_CHECK(cudaEventCreate(&clock_mark_));
       CUDA_CHECK(cudaEventCreate(&timer_start_));
       CUDA_CHECK(cudaEventCreate(&timer_stop_));
       CUBLAS_CHECK(cublasCreate(&ctx_.blas));
@@ -178,6 +179,12 @@ class CudaBackend final : public Backend {
     gpu::throw_cuda(__FILE__, __LINE__, "cudaEventQuery(downloads)", e);
   }
   void wait_downloads() override { CUDA_CHECK(cudaEventSynchronize(download_event_)); }
+  void mark_clock() override { CUDA_CHECK(cudaEventRecord(clock_mark_, ctx_.stream)); }
+  double download_seconds() override {
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, clock_mark_, download_event_));
+    return ms / 1000.0;
+  }
   void copy(void* dst, const void* src, size_t bytes) override {
     if (bytes)
       CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx_.stream));
@@ -370,7 +377,7 @@ class CudaBackend final : public Backend {
     ctx_.blas = nullptr;
     if (blas_workspace_) (void)cudaFree(blas_workspace_);
     blas_workspace_ = nullptr;
-    for (cudaEvent_t* e : {&download_event_, &timer_start_, &timer_stop_}) {
+    for (cudaEvent_t* e : {&download_event_, &clock_mark_, &timer_start_, &timer_stop_}) {
       if (*e) (void)cudaEventDestroy(*e);
       *e = nullptr;
     }
@@ -384,6 +391,7 @@ class CudaBackend final : public Backend {
   std::string name_;
   void* blas_workspace_ = nullptr;
   cudaEvent_t download_event_ = nullptr;
+  cudaEvent_t clock_mark_ = nullptr;  // mark_clock()'s point in the stream
   cudaEvent_t timer_start_ = nullptr, timer_stop_ = nullptr;
   bool capturing_ = false;
   long long graph_kernels_ = -1;  // of the graph captured last

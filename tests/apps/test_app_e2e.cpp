@@ -42,6 +42,7 @@ TEST_CASE("a small model trains end to end on the first 10,000 bundled digits") 
   std::ifstream metrics(out + "/metrics.jsonl");
   int lines = 0;
   int64_t last_step = 0;
+  double last_time = 0;
   for (std::string line; std::getline(metrics, line); ++lines) {
     const auto j = nlohmann::json::parse(line);
     for (const char* key : {"d_loss", "g_loss", "value"}) CHECK(std::isfinite(j[key].get<double>()));
@@ -50,9 +51,14 @@ TEST_CASE("a small model trains end to end on the first 10,000 bundled digits") 
       CHECK(j[key].get<double>() < 1.0);
     }
     CHECK(j["value"].get<double>() == doctest::Approx(-j["d_loss"].get<double>()));
-    CHECK(j["images_per_s"].get<double>() > 0.0);
+    // one clock: the rate is the record's images over the time since the previous record
+    const double t = j["time_s"].get<double>();
+    CHECK(t > last_time);
+    CHECK(j["images_per_s"].get<double>() ==
+          doctest::Approx(double(j["step"].get<int64_t>() - last_step) * 64 / (t - last_time)));
     CHECK(j["step"].get<int64_t>() > last_step);
     last_step = j["step"].get<int64_t>();
+    last_time = t;
   }
   CHECK(lines >= 7);  // 156 iterations, a record every 20 and one at the epoch's end
   CHECK(last_step == 10000 / 64);
