@@ -91,40 +91,23 @@ void gemm_fast(GemmIsa isa, bool ta, bool tb, int M, int N, int K, float alpha, 
   }
 }
 
-Range split_range(int n, int parts, int t, int align) {
-  const int chunks = (n + align - 1) / align;
-  const int per = chunks / parts, extra = chunks % parts;
-  const int c0 = t * per + std::min(t, extra);
-  const int c1 = c0 + per + (t < extra ? 1 : 0);
-  return Range{std::min(n, c0 * align), std::min(n, c1 * align)};
-}
-
 void gemm_parallel(ThreadPool& pool, GemmIsa isa, bool ta, bool tb, int M, int N, int K,
                    float alpha, const float* A, const float* B, float beta, float* C) {
   if (M <= 0 || N <= 0) return;
   isa = gemm_resolve_isa(isa);
-  const int T = pool.size();
   const int lda = ta ? M : K, ldb = tb ? K : N, ldc = N;
-  if (T == 1) {
-    gemm_fast(isa, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
+  if (N >= M) {
+    for_each_piece(pool, N, kPiece, [&](int begin, int end) {
+      const float* b = tb ? B + size_t(begin) * ldb : B + begin;
+      gemm_fast(isa, ta, tb, M, end - begin, K, alpha, A, lda, b, ldb, beta, C + begin, ldc);
+    });
+  } else {
+    for_each_piece(pool, M, kPiece, [&](int begin, int end) {
+      const float* a = ta ? A + begin : A + size_t(begin) * lda;
+      gemm_fast(isa, ta, tb, end - begin, N, K, alpha, a, lda, B, ldb, beta,
+                C + size_t(begin) * ldc, ldc);
+    });
   }
-  const bool along_n = N >= 32 * T || N >= M;
-  pool.run([&](int t) {
-    if (along_n) {
-      const Range r = split_range(N, T, t, 16);
-      if (r.begin >= r.end) return;
-      const float* b = tb ? B + size_t(r.begin) * ldb : B + r.begin;
-      gemm_fast(isa, ta, tb, M, r.end - r.begin, K, alpha, A, lda, b, ldb, beta, C + r.begin,
-                ldc);
-    } else {
-      const Range r = split_range(M, T, t, 16);
-      if (r.begin >= r.end) return;
-      const float* a = ta ? A + r.begin : A + size_t(r.begin) * lda;
-      gemm_fast(isa, ta, tb, r.end - r.begin, N, K, alpha, a, lda, B, ldb, beta,
-                C + size_t(r.begin) * ldc, ldc);
-    }
-  });
 }
 
 }  // namespace gan::cpu

@@ -11,11 +11,13 @@
  * (AVX, AVX2, FMA, BMI, BMI2), else SSE2 (the x86-64 baseline). Nothing depends on the CPU's model name or on
  * environment variables. A level the CPU lacks cannot be selected (InputError).
  *
- * gemm_parallel() cuts C into size() contiguous slices, along N when it is wide enough
- * (slices a multiple of 16 columns) else along M, and has thread t compute slice t with one
- * single-threaded product. Every element of C is then a sum over K computed by one thread, in
- * an order fixed by the level and the slice's shape: the same shapes, level and thread count
- * give the same bits; another thread count may round differently (slices of other shapes).
+ * gemm_parallel() cuts C into pieces of kPiece columns (along N when N >= M) or kPiece rows
+ * (else), the last piece shorter, and computes each piece with one single-threaded product:
+ * piece k on thread k % size(). Every element of C is then a sum over K in an order fixed by
+ * the level and its piece's shape, and the pieces do not depend on the thread count: the
+ * same shapes and level give the same bits on any number of threads. (Eigen's kernels take
+ * a column through different register paths depending on where it falls in the product, so
+ * slices cut per thread rounded differently for each thread count.)
  */
 #pragma once
 
@@ -41,15 +43,21 @@ std::string gemm_library();
 void gemm_fast(GemmIsa isa, bool ta, bool tb, int M, int N, int K, float alpha, const float* A,
                int lda, const float* B, int ldb, float beta, float* C, int ldc);
 
+// Columns (or rows) of one piece of a split product; also the dense layers' piece width.
+constexpr int kPiece = 128;
+
+// Calls fn(begin, end) for the pieces [k * piece, min(n, (k + 1) * piece)) of [0, n), piece
+// k on thread k % size(): what a piece computes does not depend on the thread count.
+template <typename Fn>
+void for_each_piece(ThreadPool& pool, int n, int piece, Fn&& fn) {
+  const int pieces = (n + piece - 1) / piece, T = pool.size();
+  pool.run([&](int t) {
+    for (int k = t; k < pieces; k += T) fn(k * piece, k + 1 == pieces ? n : (k + 1) * piece);
+  });
+}
+
 // The product split over the pool's threads (see above); dense leading dimensions.
 void gemm_parallel(ThreadPool& pool, GemmIsa isa, bool ta, bool tb, int M, int N, int K,
                    float alpha, const float* A, const float* B, float beta, float* C);
-
-// The half-open range [begin, end) of n items that part t of parts takes: contiguous, in
-// order, sizes a multiple of `align` except the last.
-struct Range {
-  int begin, end;
-};
-Range split_range(int n, int parts, int t, int align);
 
 }  // namespace gan::cpu

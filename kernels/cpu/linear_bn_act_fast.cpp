@@ -13,7 +13,6 @@ namespace gan::cpu {
 
 namespace {
 
-constexpr int kAlign = 16;  // floats per column slice boundary (one 64-byte cache line)
 
 // y[r, c0..c1) = act(h) for the rows, where h is produced by `h(i, j)`.
 template <typename H>
@@ -228,15 +227,12 @@ void dense_forward_fast(ThreadPool& pool, GemmIsa isa, const DenseDesc& d, Mode 
   if (rows <= 0) return;
   isa = gemm_resolve_isa(isa);
   float* z = bn_train ? p.z : y;
-  const int T = pool.size();
-  pool.run([&](int t) {
+  for_each_piece(pool, d.out, kPiece, [&](int c0, int c1) {
     thread_local std::vector<double> acc;
-    const Range c = split_range(d.out, T, t, kAlign);
-    if (c.begin >= c.end) return;
-    gemm_fast(isa, false, true, rows, c.end - c.begin, d.in, 1.0f, x, d.in,
-              p.W + size_t(c.begin) * d.in, d.in, 0.0f, z + c.begin, d.out);
-    forward_columns(d, mode, rows, p, y, c.begin, c.end, acc);
-    if (drop) dropout_columns(*drop, rows, d.out, c.begin, c.end, y);
+    gemm_fast(isa, false, true, rows, c1 - c0, d.in, 1.0f, x, d.in, p.W + size_t(c0) * d.in,
+              d.in, 0.0f, z + c0, d.out);
+    forward_columns(d, mode, rows, p, y, c0, c1, acc);
+    if (drop) dropout_columns(*drop, rows, d.out, c0, c1, y);
   });
 }
 
@@ -246,17 +242,14 @@ void dense_backward_fast(ThreadPool& pool, GemmIsa isa, const DenseDesc& d, int 
   if (rows <= 0) return;
   GAN_CHECK(!drop || !d.batchnorm, "dropout follows layers without BatchNorm");
   isa = gemm_resolve_isa(isa);
-  const int T = pool.size();
-  pool.run([&](int t) {
+  for_each_piece(pool, d.out, kPiece, [&](int c0, int c1) {
     thread_local std::vector<double> acc;
-    const Range c = split_range(d.out, T, t, kAlign);
-    if (c.begin >= c.end) return;
-    if (drop) dropout_columns(*drop, rows, d.out, c.begin, c.end, dy);
-    backward_columns(d, rows, p, y, dy, g, c.begin, c.end, acc);
-    // Rows [c.begin, c.end) of dW = dz^T x come from this thread's columns of dz only.
+    if (drop) dropout_columns(*drop, rows, d.out, c0, c1, dy);
+    backward_columns(d, rows, p, y, dy, g, c0, c1, acc);
+    // Rows [c0, c1) of dW = dz^T x come from this piece's columns of dz only.
     if (g.dW)
-      gemm_fast(isa, true, false, c.end - c.begin, d.in, rows, 1.0f, dy + c.begin, d.out, x,
-                d.in, 0.0f, g.dW + size_t(c.begin) * d.in, d.in);
+      gemm_fast(isa, true, false, c1 - c0, d.in, rows, 1.0f, dy + c0, d.out, x, d.in, 0.0f,
+                g.dW + size_t(c0) * d.in, d.in);
   });
   if (dx) gemm_parallel(pool, isa, false, false, rows, d.in, d.out, 1.0f, dy, p.W, 0.0f, dx);
 }

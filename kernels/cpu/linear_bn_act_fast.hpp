@@ -2,21 +2,22 @@
  * linear_bn_act_fast.hpp — the CPU backend's fast dense layer: the same arithmetic as the
  * reference (linear_bn_act_cpu.hpp, which states it), fused and threaded.
  *
- * The output columns are cut into one contiguous slice per thread (split_range, multiples of
- * 16). Forward, in one pass of the pool: thread t computes its slice of z = x W^T with one
- * single-threaded SGEMM (gemm_fast.hpp) and, while that slice is still in its cache, adds the
- * bias, takes the BatchNorm column statistics (sums in double, two passes: mean, then the
- * centred squares), updates the running statistics, normalises and applies the activation.
- * Backward, in two passes: thread t multiplies its slice of dy by the activation derivative,
- * takes the BatchNorm column sums (double), forms dz, the bias gradient and its rows of
- * dW = dz^T x; then, after all slices are done, dx = dz W split over the threads.
- * Column statistics are summed row by row by one thread, so they do not depend on the thread
- * count; the products do (see gemm_fast.hpp). Differences from the reference: the products'
- * summation order, and the bias added after the product instead of before (float rounding).
+ * The output columns are cut into pieces of kPiece (128) columns, the last shorter, piece k
+ * on thread k % threads (for_each_piece, gemm_fast.hpp). Forward, in one pass of the pool:
+ * each piece of z = x W^T is one single-threaded SGEMM and, while it is still in the cache,
+ * gets the bias, the BatchNorm column statistics (sums in double, two passes: mean, then the
+ * centred squares), the running statistics' update, the normalisation and the activation.
+ * Backward, in two passes: each piece of dy is multiplied by the activation derivative, its
+ * BatchNorm column sums taken (double), and it forms dz, the bias gradient and its rows of
+ * dW = dz^T x; then, after all pieces are done, dx = dz W in pieces (gemm_parallel).
+ * Column statistics are summed row by row within a piece, and the pieces do not depend on
+ * the thread count: any number of threads gives the same bits. Differences from the
+ * reference: the products' summation order, and the bias added after the product instead of
+ * before (float rounding).
  *
- * With a dropout draw (D's hidden layers, dropout_cpu.hpp), each thread applies the mask to its
- * slice in the same pass: after the activation in the forward, to dy before the activation's
- * derivative in the backward; the same elements, factor and float products as the reference.
+ * With a dropout draw (D's hidden layers, dropout_cpu.hpp), each piece gets the mask in the
+ * same pass: after the activation in the forward, to dy before the activation's derivative
+ * in the backward; the same elements, factor and float products as the reference.
  */
 #pragma once
 
