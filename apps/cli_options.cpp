@@ -91,7 +91,9 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
                   "BCE target of real images in D's loss (0.9: one-sided label smoothing)");
     a->add_option("--g-ema", c.g_ema, "decay of a moving average of G's weights (0: none)");
     a->add_option("--lr-decay-epochs", t.lr_decay_epochs,
-                  "both learning rates fall linearly to 0 over the last N epochs (0: constant)")
+                  "both learning rates fall linearly to 0 over the last N epochs (default: the "
+                  "last " + std::to_string(kDefaultLrDecayPercent) +
+                      "% of --epochs, rounded down; 0: constant)")
         ->check(CLI::Range(0, kMaxEpochs));
     a->add_option("--sample-bn", sample_bn,
                   "BatchNorm of generated samples: eval (running stats) or train (batch stats)")
@@ -272,6 +274,7 @@ CliCommand parse_cli(int argc, const char* const* argv, const std::string& defau
     GAN_INPUT_FAIL("--lr-decay-epochs " << t.lr_decay_epochs
                                         << " is longer than the run (--epochs " << t.epochs
                                         << ")");
+  if (t.lr_decay_epochs < 0) t.lr_decay_epochs = default_lr_decay_epochs(t.epochs);
   c.lr_decay_start = t.lr_decay_epochs > 0 ? t.epochs - t.lr_decay_epochs : 0;
   c.lr_decay_end = t.lr_decay_epochs > 0 ? t.epochs : 0;
   for (const std::string& k : kernel_choices) t.kernels.push_back(parse_kernel_choice(k));

@@ -35,8 +35,9 @@ struct TrainOptions {
   std::string data;
   int epochs = 50;
   // --lr-decay-epochs: both rates fall linearly to 0 over the last N epochs of --epochs
-  // (config.lr_decay_start/end are set from it; 0: constant rates).
-  int lr_decay_epochs = 0;
+  // (config.lr_decay_start/end are set from it; 0: constant rates; -1, the default:
+  // default_lr_decay_epochs(epochs), engine/train_config.hpp).
+  int lr_decay_epochs = -1;
   TrainConfig config;
   std::string device = "auto";
   int threads = 0;  // --threads: CPU backend threads (0: the cores this process may use)

@@ -177,8 +177,8 @@ TEST_CASE("parse_cli: defaults, subcommands and explicit flags") {
   CHECK(a.train.config.batch_size == 128);
   CHECK(a.train.config.spec.z_dim == 64);
   // The default recipe of docs/quality.md.
-  CHECK(a.train.config.adam_g.lr == 6e-5f);
-  CHECK(a.train.config.adam_d.lr == 6e-5f);
+  CHECK(a.train.config.adam_g.lr == 7e-5f);
+  CHECK(a.train.config.adam_d.lr == 7e-5f);
   CHECK(a.train.config.adam_d.beta1 == doctest::Approx(0.5));
   for (Net n : {Net::G, Net::D}) CHECK(a.train.config.adam(n).beta2 == 0.99f);
   CHECK(a.train.config.real_label == 0.9f);

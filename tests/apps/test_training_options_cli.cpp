@@ -43,8 +43,8 @@ CliCommand parse(std::vector<std::string> args) {
 
 TEST_CASE("options CLI: --lr sets both networks, --lr-g and --lr-d win over it") {
   const TrainConfig d = parse({}).train.config;
-  CHECK(d.adam_g.lr == 6e-5f);  // the default recipe (TrainConfig)
-  CHECK(d.adam_d.lr == 6e-5f);
+  CHECK(d.adam_g.lr == 7e-5f);  // the default recipe (TrainConfig)
+  CHECK(d.adam_d.lr == 7e-5f);
   const TrainConfig a = parse({"--lr", "1e-3"}).train.config;
   CHECK(a.adam_g.lr == 1e-3f);
   CHECK(a.adam_d.lr == 1e-3f);
@@ -53,7 +53,7 @@ TEST_CASE("options CLI: --lr sets both networks, --lr-g and --lr-d win over it")
   CHECK(b.adam_d.lr == 4e-4f);
   const CliCommand c = parse({"train", "--lr-g", "3e-5", "--beta1", "0.9", "--beta2", "0.95"});
   CHECK(c.train.config.adam_g.lr == 3e-5f);
-  CHECK(c.train.config.adam_d.lr == 6e-5f);
+  CHECK(c.train.config.adam_d.lr == 7e-5f);
   for (Net n : {Net::G, Net::D}) {
     CHECK(c.train.config.adam(n).beta1 == 0.9f);
     CHECK(c.train.config.adam(n).beta2 == 0.95f);
@@ -69,7 +69,15 @@ TEST_CASE("options CLI: --lr sets both networks, --lr-g and --lr-d win over it")
   CHECK(o.g_ema == 0.999f);
   CHECK(o.sample_bn == SampleBn::Train);
   CHECK(o.sample_bn_batch == 256);
-  CHECK_FALSE(o.has_lr_decay());
+  // The default decay: the last 20% of --epochs (50 by default), rounded down.
+  CHECK(o.lr_decay_start == 40);
+  CHECK(o.lr_decay_end == 50);
+  const CliCommand seven = parse({"--epochs", "7"});
+  CHECK(seven.train.config.lr_decay_start == 6);
+  CHECK(seven.train.config.lr_decay_end == 7);
+  CHECK(seven.train.explicit_flags.count("--lr-decay-epochs") == 0);
+  CHECK_FALSE(parse({"--epochs", "4"}).train.config.has_lr_decay());
+  CHECK(default_lr_decay_epochs(kMaxEpochs) == kMaxEpochs / 5);
   const CliCommand decay = parse({"--epochs", "50", "--lr-decay-epochs", "10"});
   CHECK(decay.train.config.lr_decay_start == 40);
   CHECK(decay.train.config.lr_decay_end == 50);
