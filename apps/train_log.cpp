@@ -37,7 +37,6 @@ TrainLog::TrainLog(const std::string& metrics_path, std::ostream& out, bool term
 
 void TrainLog::record(const StepMetrics& m, const StepCounters& c, double seconds) {
   const double dt = seconds - last_seconds_;
-  const double elapsed = seconds;
   const int64_t it = c.iteration;
   const double ips = dt > 0 ? static_cast<double>(it - last_iteration_) * images_per_iteration_ / dt
                             : 0.0;
@@ -56,11 +55,11 @@ void TrainLog::record(const StepMetrics& m, const StepCounters& c, double second
   j["images_per_s"] = ips;
   j["skipped_g"] = c.skipped[0];
   j["skipped_d"] = c.skipped[1];
-  j["time_s"] = elapsed;
+  j["time_s"] = seconds;
   metrics_.write(j.dump() + "\n");
 
   const double done = static_cast<double>(it - start_);
-  const double eta = done > 0 ? elapsed / done * static_cast<double>(total_ - it) : -1;
+  const double eta = done > 0 ? seconds / done * static_cast<double>(total_ - it) : -1;
   char line[256];
   std::snprintf(line, sizeof line,
                 "epoch %.2f step %lld/%lld  D %.4f  G %.4f  D(x) %.3f  D(G(z)) %.3f  %.0f img/s"

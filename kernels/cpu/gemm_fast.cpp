@@ -5,8 +5,6 @@
 
 #include <Eigen/src/Core/util/Macros.h>  // the version macros only
 
-#include <algorithm>
-
 #include "engine/base/error.hpp"
 
 namespace gan::cpu {

@@ -13,7 +13,6 @@ namespace gan::cpu {
 
 namespace {
 
-
 // y[r, c0..c1) = act(h) for the rows, where h is produced by `h(i, j)`.
 template <typename H>
 void activate_rows(Act act, float slope, int rows, int out, int c0, int c1, float* y, H h) {
