@@ -3,9 +3,12 @@
  */
 #include "engine/train_config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <limits>
+#include <string_view>
 #include <vector>
 #include <nlohmann/json.hpp>
 
@@ -150,6 +153,14 @@ float json_float(const nlohmann::json& v, const char* key) {
   return static_cast<float>(d);
 }
 
+// Every key to_json can write.
+constexpr std::string_view kConfigKeys[] = {
+    "z_dim",      "g_widths",   "d_widths",  "image_h",    "image_w",  "leaky_slope",
+    "bn_eps",     "bn_momentum", "batch_size", "d_steps",   "g_loss",   "lr",
+    "lr_g",       "lr_d",       "beta1",     "beta2",      "eps",      "seed",
+    "nan_policy", "d_dropout",  "real_label", "g_ema",     "lr_decay", "sample_bn",
+    "sample_bn_batch"};
+
 }  // namespace
 
 TrainConfig TrainConfig::plain() {
@@ -168,6 +179,14 @@ TrainConfig train_config_from_json(const std::string& s) {
   TrainConfig c = TrainConfig::plain();
   try {
     const nlohmann::json j = nlohmann::json::parse(s);
+    if (!j.is_object()) GAN_INPUT_FAIL("bad training configuration JSON: not an object");
+    // A key this build does not know is an option of a newer build: refusing it beats
+    // training on without it (a run resumed with its decay or average silently dropped).
+    for (const auto& item : j.items())
+      if (std::find(std::begin(kConfigKeys), std::end(kConfigKeys), item.key()) ==
+          std::end(kConfigKeys))
+        GAN_INPUT_FAIL("bad training configuration JSON: unknown key '"
+                       << item.key() << "' (an option of a newer gan_cuda?)");
     c.spec.z_dim = json_int<int>(j.at("z_dim"), "z_dim");
     c.spec.g_widths = json_ints(j.at("g_widths"), "g_widths");
     c.spec.d_widths = json_ints(j.at("d_widths"), "d_widths");

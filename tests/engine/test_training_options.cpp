@@ -667,6 +667,13 @@ TEST_CASE("config JSON: the options round trip, and older configurations keep th
     CAPTURE(j);
     CHECK_THROWS_AS(train_config_from_json(j), InputError);
   }
+  // A key this build does not know (an option of a newer build) is refused, not dropped.
+  std::string newer = to_json(defaults);
+  newer.insert(1, "\"lr_warmup\":[0,5],");
+  CHECK_THROWS_WITH_AS(train_config_from_json(newer),
+                       doctest::Contains("unknown key 'lr_warmup'"), InputError);
+  CHECK_THROWS_WITH_AS(train_config_from_json("[1,2]"), doctest::Contains("not an object"),
+                       InputError);
 }
 
 }  // namespace
