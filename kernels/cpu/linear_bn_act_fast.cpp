@@ -238,7 +238,9 @@ void dense_forward_fast(ThreadPool& pool, GemmIsa isa, const DenseDesc& d, Mode 
 void dense_backward_fast(ThreadPool& pool, GemmIsa isa, const DenseDesc& d, int rows,
                          const float* x, const DenseRef<float>& p, const float* y, float* dy,
                          const DenseGradRef<float>& g, float* dx, const DropoutDraw* drop) {
-  if (rows <= 0) return;
+  // No early return for 0 rows: the gradients are then sums over no rows, written as zeros
+  // like the reference's.
+  GAN_CHECK(rows >= 0, "negative row count " << rows);
   GAN_CHECK(!drop || !d.batchnorm, "dropout follows layers without BatchNorm");
   isa = gemm_resolve_isa(isa);
   for_each_piece(pool, d.out, kPiece, [&](int c0, int c1) {

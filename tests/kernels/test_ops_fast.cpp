@@ -198,6 +198,62 @@ TEST_CASE("gemm_fast: every instruction set this CPU has, every transpose, awkwa
   }
 }
 
+TEST_CASE("gemm_parallel: each piece of kPiece columns (N >= M) or rows is one gemm_fast") {
+  // The documented cut, computed piece by piece with the single-threaded product: bit for bit
+  // what gemm_parallel gives on any thread count. The shapes cut C into several pieces, along
+  // N and along M, with and without a short last piece, for every transpose.
+  using gan::cpu::kPiece;
+  Rng rng(11);
+  const gan::cpu::GemmIsa isa = gan::cpu::gemm_best_isa();
+  const int shapes[][3] = {{5, 300, 7}, {300, 5, 7}, {260, 260, 3}, {129, 256, 2},
+                           {9, 300, 301}, {300, 9, 301}, {200, 260, 150}};
+  for (const auto& s : shapes)
+    for (int tr = 0; tr < 4; ++tr) {
+      const bool ta = tr & 1, tb = tr & 2;
+      const int M = s[0], N = s[1], K = s[2];
+      const int lda = ta ? M : K, ldb = tb ? K : N;
+      INFO("M " << M << " N " << N << " K " << K << " ta " << ta << " tb " << tb);
+      const VecF A = random_vector<float>(rng, size_t(M) * K);
+      const VecF B = random_vector<float>(rng, size_t(K) * N);
+      VecF want(size_t(M) * N, kNaN);
+      if (N >= M) {
+        for (int b = 0; b < N; b += kPiece) {
+          const float* Bp = tb ? B.data() + size_t(b) * ldb : B.data() + b;
+          gan::cpu::gemm_fast(isa, ta, tb, M, std::min(kPiece, N - b), K, 1.0f, A.data(), lda,
+                              Bp, ldb, 0.0f, want.data() + b, N);
+        }
+      } else {
+        for (int b = 0; b < M; b += kPiece) {
+          const float* Ap = ta ? A.data() + b : A.data() + size_t(b) * lda;
+          gan::cpu::gemm_fast(isa, ta, tb, std::min(kPiece, M - b), N, K, 1.0f, Ap, lda,
+                              B.data(), ldb, 0.0f, want.data() + size_t(b) * N, N);
+        }
+      }
+      check_product("pieces", ta, tb, M, N, K, 1.0f, A, B, 0.0f, want, want);
+      for (int threads : {1, 2, 3}) {
+        gan::cpu::ThreadPool pool(threads);
+        VecF got(size_t(M) * N, kNaN);
+        gan::cpu::gemm_parallel(pool, isa, ta, tb, M, N, K, 1.0f, A.data(), B.data(), 0.0f,
+                                got.data());
+        CHECK(same_bits(got, want));
+      }
+    }
+}
+
+TEST_CASE("gemm isa: auto is the widest level this CPU supports") {
+  using gan::cpu::GemmIsa;
+  const GemmIsa want = gan::cpu::gemm_isa_supported(GemmIsa::AVX512) ? GemmIsa::AVX512
+                       : gan::cpu::gemm_isa_supported(GemmIsa::AVX2) ? GemmIsa::AVX2
+                                                                      : GemmIsa::SSE2;
+  CHECK(gan::cpu::gemm_best_isa() == want);
+  CHECK(gan::cpu::gemm_resolve_isa(GemmIsa::Auto) == want);
+  CHECK(gan::cpu::gemm_isa_supported(GemmIsa::SSE2));
+  // AVX-512 here is built on top of the AVX2 set.
+  if (gan::cpu::gemm_isa_supported(GemmIsa::AVX512))
+    CHECK(gan::cpu::gemm_isa_supported(GemmIsa::AVX2));
+  MESSAGE("auto resolves to " << std::string(gan::cpu::gemm_isa_name(want)) << " on this CPU");
+}
+
 TEST_CASE("gemm_fast: K = 0 gives beta C, and nothing is written for M = 0 or N = 0") {
   VecF C{1, 2, 3, 4}, A, B;
   gan::cpu::gemm_fast(gan::cpu::GemmIsa::Auto, false, false, 2, 2, 0, 1.0f, A.data(), 1,
@@ -382,6 +438,37 @@ TEST_CASE("dense fast: saved z is x W^T + b within the product bound, and dx may
     }
   CHECK(std::all_of(r.dx.begin(), r.dx.end(), [](float v) { return std::isnan(v); }));
   CHECK(std::none_of(r.dW.begin(), r.dW.end(), [](float v) { return std::isnan(v); }));
+}
+
+TEST_CASE("dense fast: an empty batch gives the reference's zero gradients") {
+  // Sums over no rows are 0: dW, db, dgamma and dbeta are written as zeros, as the
+  // reference variant writes them, not left as they were.
+  auto ref = backend(1, true);
+  auto fast = backend(2, false);
+  Rng rng(9);
+  for (bool bn : {false, true}) {
+    INFO("bn " << bn);
+    const DenseDesc d = make_desc(150, 140, bn, bn ? Act::ReLU : Act::LeakyReLU);
+    const Layer l(rng, d, 0);
+    VecF mean(d.out, 0.0f), rstd(d.out, 1.0f);
+    for (gan::Backend* be : {ref.get(), fast.get()}) {
+      VecF dW(size_t(d.out) * d.in, kNaN), db(d.out, kNaN), dgamma(d.out, kNaN),
+          dbeta(d.out, kNaN);
+      gan::DenseParams p{l.W.data(), l.b.data(), bn ? l.gamma.data() : nullptr,
+                         bn ? l.beta.data() : nullptr};
+      gan::DenseSaved s{nullptr, bn ? mean.data() : nullptr, bn ? rstd.data() : nullptr};
+      gan::DenseGrads g{dW.data(), db.data(), bn ? dgamma.data() : nullptr,
+                        bn ? dbeta.data() : nullptr};
+      VecF y, dy, dx;
+      be->dense_backward(d, 0, l.x.data(), p, s, y.data(), dy.data(), g, dx.data());
+      CHECK(std::all_of(dW.begin(), dW.end(), [](float v) { return v == 0.0f; }));
+      CHECK(std::all_of(db.begin(), db.end(), [](float v) { return v == 0.0f; }));
+      if (bn) {
+        CHECK(std::all_of(dgamma.begin(), dgamma.end(), [](float v) { return v == 0.0f; }));
+        CHECK(std::all_of(dbeta.begin(), dbeta.end(), [](float v) { return v == 0.0f; }));
+      }
+    }
+  }
 }
 
 TEST_CASE("dense fast: training-mode BatchNorm refuses fewer than 2 rows") {

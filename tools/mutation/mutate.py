@@ -65,7 +65,7 @@ TARGETS = {
     "apps/train_command.cpp": ["*test_resume.cpp", "*test_app_e2e.cpp", "*test_cli.cpp",
                                "*test_interrupt.cpp", "*test_faults.cpp",
                                "*test_training_options_cli.cpp", "*test_eval_command.cpp"],
-    "apps/train_log.cpp": ["*test_app_e2e.cpp", "*test_faults.cpp", "*test_resume.cpp",
+    "apps/train_log.cpp": ["*test_train_log.cpp", "*test_app_e2e.cpp", "*test_faults.cpp", "*test_resume.cpp",
                            "*test_interrupt.cpp", "*test_training_options_cli.cpp"],
     "engine/io/idx.cpp": ["*test_idx.cpp"],
     "engine/io/safetensors.cpp": ["*test_safetensors.cpp", "*test_checkpoint.cpp"],
