@@ -109,6 +109,7 @@ TEST_CASE("train log: a terminal gets one line redrawn in place, ended before a 
   log.record(StepMetrics{}, at(10), 1.0);
   log.record(StepMetrics{}, at(20), 2.0);
   log.message("warning: something");
+  log.message("warning: more");  // already on a line of its own: no blank line
   log.record(StepMetrics{}, at(30), 3.0);
   log.finish();
   log.finish();  // a second finish adds nothing
@@ -116,8 +117,8 @@ TEST_CASE("train log: a terminal gets one line redrawn in place, ended before a 
   const std::string redraw = "\r\x1b[2K";
   CHECK(s.find(redraw + "epoch 1.00 step 10/100") == 0);
   CHECK(s.find(redraw + "epoch 2.00 step 20/100") != std::string::npos);
-  CHECK(s.find("ETA 0m08s\nwarning: something\n" + redraw + "epoch 3.00 step 30/100") !=
-        std::string::npos);
+  CHECK(s.find("ETA 0m08s\nwarning: something\nwarning: more\n" + redraw +
+               "epoch 3.00 step 30/100") != std::string::npos);
   CHECK(s.size() - s.rfind("ETA 0m07s\n") == std::string("ETA 0m07s\n").size());
   CHECK(records(tmp / "metrics.jsonl").size() == 3);
 }
