@@ -85,6 +85,8 @@ void dense_forward(const DenseDesc& d, Mode mode, int rows, const T* x, const De
 template <typename T>
 void dense_backward(const DenseDesc& d, int rows, const T* x, const DenseRef<T>& p, const T* y,
                     T* dy, const DenseGradRef<T>& g, T* dx) {
+  GAN_CHECK(rows >= (d.batchnorm ? 2 : 0),
+            "dense backward: " << rows << " rows (BatchNorm needs at least 2)");
   const int in = d.in, out = d.out;
   for (size_t i = 0; i < size_t(rows) * out; ++i)
     dy[i] *= activation_grad_from_output<T>(d.act, y[i], d.slope);

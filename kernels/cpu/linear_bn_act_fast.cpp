@@ -240,7 +240,8 @@ void dense_backward_fast(ThreadPool& pool, GemmIsa isa, const DenseDesc& d, int 
                          const DenseGradRef<float>& g, float* dx, const DropoutDraw* drop) {
   // No early return for 0 rows: the gradients are then sums over no rows, written as zeros
   // like the reference's.
-  GAN_CHECK(rows >= 0, "negative row count " << rows);
+  GAN_CHECK(rows >= (d.batchnorm ? 2 : 0),
+            "dense backward: " << rows << " rows (BatchNorm needs at least 2)");
   GAN_CHECK(!drop || !d.batchnorm, "dropout follows layers without BatchNorm");
   isa = gemm_resolve_isa(isa);
   for_each_piece(pool, d.out, kPiece, [&](int c0, int c1) {

@@ -400,6 +400,15 @@ unsigned column_blocks(int out) {
   return static_cast<unsigned>((out + kColThreads - 1) / kColThreads);
 }
 
+// Backward over no rows: the parameter gradients are sums over no rows, zeros, as the CPU
+// reference writes them (dx has no rows).
+void zero_param_grads(CudaCtx& ctx, const DenseDesc& d, DenseGrads g) {
+  const size_t per_unit = static_cast<size_t>(d.out) * sizeof(float);
+  if (g.dW) CUDA_CHECK(cudaMemsetAsync(g.dW, 0, per_unit * d.in, ctx.stream));
+  for (float* v : {g.db, g.dgamma, g.dbeta})
+    if (v) CUDA_CHECK(cudaMemsetAsync(v, 0, per_unit, ctx.stream));
+}
+
 }  // namespace
 
 void dense_forward_fused(CudaCtx& ctx, const DenseDesc& d, Mode mode, int rows, const float* x,
@@ -464,7 +473,7 @@ void dense_backward_fused(CudaCtx& ctx, const DenseDesc& d, int rows, const floa
                           DenseParams p, DenseSaved s, const float* y, float* dy, DenseGrads g,
                           float* dx) {
   check_backward_args(d, rows, x, p, s, y, dy, g);
-  if (rows == 0) return;
+  if (rows == 0) return zero_param_grads(ctx, d, g);
   const size_t n = static_cast<size_t>(rows) * d.out;
   const dim3 block(kTileCols, kTileRowGroups);
   if (d.batchnorm) {
@@ -489,7 +498,7 @@ void dense_backward_unfused(CudaCtx& ctx, const DenseDesc& d, int rows, const fl
                             DenseParams p, DenseSaved s, const float* y, float* dy,
                             DenseGrads g, float* dx) {
   check_backward_args(d, rows, x, p, s, y, dy, g);
-  if (rows == 0) return;
+  if (rows == 0) return zero_param_grads(ctx, d, g);
   const size_t n = static_cast<size_t>(rows) * d.out;
   const unsigned ew = ctx.grid_for(n, kEwThreads), cols = column_blocks(d.out);
   act_backward_kernel<false><<<ew, kEwThreads, 0, ctx.stream>>>(n, y, d.act, d.slope,
@@ -542,7 +551,7 @@ void dense_backward_dropout_fused(CudaCtx& ctx, const DenseDesc& d, int rows, co
                                   float* dy, DenseGrads g, float* dx) {
   check_backward_args(d, rows, x, p, DenseSaved{}, y, dy, g);
   const DropoutArgs drop = dropout_args(d, m);
-  if (rows == 0) return;
+  if (rows == 0) return zero_param_grads(ctx, d, g);
   const size_t n = static_cast<size_t>(rows) * d.out;
   if (g.db) {
     const dim3 block(kTileCols, kTileRowGroups);

@@ -227,6 +227,43 @@ TEST_CASE("cuda dense_backward: every variant matches the CPU backend, for every
   });
 }
 
+TEST_CASE("cuda dense_backward: an empty batch gives the CPU's zero gradients") {
+  // Without BatchNorm, the parameter gradients over no rows are zeros on both backends (the
+  // buffers start poisoned); with it, both refuse fewer than 2 rows.
+  Rng rng(203);
+  for_each_variant("dense_backward", [&](const std::string&) {
+    for (bool bn : {false, true}) {
+      const DenseDesc d = make_desc(33, 130, bn, bn ? Act::ReLU : Act::LeakyReLU);
+      INFO(describe(d, 0, Mode::Train));
+      Layer L(rng, d, 0);
+      MirrorF one(std::vector<float>{0.5f}), dy(std::vector<float>{1.0f});  // never read
+      MirrorF dW(size_t(d.out) * d.in), db(d.out), stat(d.out);
+      MirrorPtr dgamma = poisoned_if(bn, d.out), dbeta = poisoned_if(bn, d.out);
+      dW.poison();
+      db.poison();
+      const DenseSaved sc{bn ? one.c() : nullptr, bn ? stat.c() : nullptr,
+                          bn ? stat.c() : nullptr};
+      const DenseSaved sg{bn ? one.g() : nullptr, bn ? stat.g() : nullptr,
+                          bn ? stat.g() : nullptr};
+      const DenseGrads gc{dW.c(), db.c(), c_or_null(dgamma), c_or_null(dbeta)};
+      const DenseGrads gg{dW.g(), db.g(), g_or_null(dgamma), g_or_null(dbeta)};
+      if (bn) {
+        CHECK_THROWS_AS(cpu().dense_backward(d, 0, one.c(), L.params(false), sc, one.c(),
+                                             dy.c(), gc, nullptr),
+                        gan::Error);
+        CHECK_THROWS_AS(cuda().dense_backward(d, 0, one.g(), L.params(true), sg, one.g(),
+                                              dy.g(), gg, nullptr),
+                        gan::Error);
+        continue;
+      }
+      cpu().dense_backward(d, 0, one.c(), L.params(false), sc, one.c(), dy.c(), gc, nullptr);
+      cuda().dense_backward(d, 0, one.g(), L.params(true), sg, one.g(), dy.g(), gg, nullptr);
+      for (const std::vector<float>& v : {dW.cpu(), dW.gpu(), db.cpu(), db.gpu()})
+        CHECK(std::all_of(v.begin(), v.end(), [](float e) { return e == 0.0f; }));
+    }
+  });
+}
+
 // ---- the D head --------------------------------------------------------------------------
 
 namespace {

@@ -440,35 +440,41 @@ TEST_CASE("dense fast: saved z is x W^T + b within the product bound, and dx may
   CHECK(std::none_of(r.dW.begin(), r.dW.end(), [](float v) { return std::isnan(v); }));
 }
 
-TEST_CASE("dense fast: an empty batch gives the reference's zero gradients") {
-  // Sums over no rows are 0: dW, db, dgamma and dbeta are written as zeros, as the
-  // reference variant writes them, not left as they were.
+TEST_CASE("dense backward: an empty batch gives zero gradients, BatchNorm refuses < 2 rows") {
+  // Sums over no rows are 0: without BatchNorm, dW and db are written as zeros by both
+  // variants, not left as they were. A BatchNorm backward needs the statistics of a training
+  // forward, which needs 2 rows: both variants refuse fewer (as the CUDA backend does).
   auto ref = backend(1, true);
   auto fast = backend(2, false);
   Rng rng(9);
-  for (bool bn : {false, true}) {
-    INFO("bn " << bn);
-    const DenseDesc d = make_desc(150, 140, bn, bn ? Act::ReLU : Act::LeakyReLU);
-    const Layer l(rng, d, 0);
-    VecF mean(d.out, 0.0f), rstd(d.out, 1.0f);
-    for (gan::Backend* be : {ref.get(), fast.get()}) {
-      VecF dW(size_t(d.out) * d.in, kNaN), db(d.out, kNaN), dgamma(d.out, kNaN),
-          dbeta(d.out, kNaN);
-      gan::DenseParams p{l.W.data(), l.b.data(), bn ? l.gamma.data() : nullptr,
-                         bn ? l.beta.data() : nullptr};
-      gan::DenseSaved s{nullptr, bn ? mean.data() : nullptr, bn ? rstd.data() : nullptr};
-      gan::DenseGrads g{dW.data(), db.data(), bn ? dgamma.data() : nullptr,
-                        bn ? dbeta.data() : nullptr};
-      VecF y, dy, dx;
-      be->dense_backward(d, 0, l.x.data(), p, s, y.data(), dy.data(), g, dx.data());
-      CHECK(std::all_of(dW.begin(), dW.end(), [](float v) { return v == 0.0f; }));
-      CHECK(std::all_of(db.begin(), db.end(), [](float v) { return v == 0.0f; }));
-      if (bn) {
-        CHECK(std::all_of(dgamma.begin(), dgamma.end(), [](float v) { return v == 0.0f; }));
-        CHECK(std::all_of(dbeta.begin(), dbeta.end(), [](float v) { return v == 0.0f; }));
+  for (bool bn : {false, true})
+    for (int rows : {0, 1}) {
+      if (!bn && rows == 1) continue;  // an ordinary batch
+      INFO("bn " << bn << " rows " << rows);
+      const DenseDesc d = make_desc(150, 140, bn, bn ? Act::ReLU : Act::LeakyReLU);
+      const Layer l(rng, d, rows);
+      VecF z(size_t(rows) * d.out, 0.0f), mean(d.out, 0.0f), rstd(d.out, 1.0f);
+      VecF y(size_t(rows) * d.out, 0.5f), dy(size_t(rows) * d.out, 1.0f);
+      for (gan::Backend* be : {ref.get(), fast.get()}) {
+        VecF dW(size_t(d.out) * d.in, kNaN), db(d.out, kNaN), dgamma(d.out, kNaN),
+            dbeta(d.out, kNaN), dx(size_t(rows) * d.in, kNaN);
+        gan::DenseParams p{l.W.data(), l.b.data(), bn ? l.gamma.data() : nullptr,
+                           bn ? l.beta.data() : nullptr};
+        gan::DenseSaved s{bn ? z.data() : nullptr, bn ? mean.data() : nullptr,
+                          bn ? rstd.data() : nullptr};
+        gan::DenseGrads g{dW.data(), db.data(), bn ? dgamma.data() : nullptr,
+                          bn ? dbeta.data() : nullptr};
+        if (bn) {
+          CHECK_THROWS_WITH_AS(
+              be->dense_backward(d, rows, l.x.data(), p, s, y.data(), dy.data(), g, dx.data()),
+              doctest::Contains("BatchNorm needs at least 2"), gan::Error);
+          continue;
+        }
+        be->dense_backward(d, rows, l.x.data(), p, s, y.data(), dy.data(), g, dx.data());
+        CHECK(std::all_of(dW.begin(), dW.end(), [](float v) { return v == 0.0f; }));
+        CHECK(std::all_of(db.begin(), db.end(), [](float v) { return v == 0.0f; }));
       }
     }
-  }
 }
 
 TEST_CASE("dense fast: training-mode BatchNorm refuses fewer than 2 rows") {
