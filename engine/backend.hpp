@@ -187,7 +187,8 @@ class Backend {
   virtual void dense_forward(const DenseDesc& d, Mode mode, int rows, const float* x,
                              DenseParams p, BnStats rs, DenseSaved s, float* y) = 0;
   // Backward of a training-mode dense_forward. `dy` [rows, out] is consumed. Writes the
-  // parameter gradients (unless g is all null) and dx [rows, in] (unless dx is null).
+  // parameter gradients (unless g is all null) and dx [rows, in] (unless dx is null). Over
+  // 0 rows the parameter gradients are zeros; with BatchNorm, fewer than 2 rows are refused.
   virtual void dense_backward(const DenseDesc& d, int rows, const float* x, DenseParams p,
                               DenseSaved s, const float* y, float* dy, DenseGrads g,
                               float* dx) = 0;
