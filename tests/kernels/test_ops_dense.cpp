@@ -5,8 +5,9 @@
  * x, W, b, gamma, beta, for BatchNorm on/off x every activation at awkward shapes; in
  * training-mode BatchNorm every perturbation re-runs the forward, so the batch statistics
  * move with it. Samples with a pre-activation within 1e-3 of the ReLU kink are redrawn.
- * Forward: the float backend against a naive loop; running-statistic updates and eval mode
- * against hand values; the float backend's backward against the double reference.
+ * Forward: both CPU variants (reference and fast) against a naive loop; running-statistic
+ * updates and eval mode against hand values; both variants' float backward against the
+ * double reference.
  */
 #include <doctest/doctest.h>
 
@@ -16,6 +17,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/backend.hpp"
@@ -25,6 +27,15 @@
 #include "tests/support/test_util.hpp"
 
 namespace {
+
+// Both variants of the CPU backend's dense ops: the hand values and naive loops below judge
+// the reference (the oracle of every other backend) as well as the fast default.
+std::vector<std::pair<std::string, std::unique_ptr<gan::Backend>>> cpu_variants() {
+  std::vector<std::pair<std::string, std::unique_ptr<gan::Backend>>> v;
+  v.emplace_back("reference", gan::make_cpu_reference_backend());
+  v.emplace_back("fast", gan::make_cpu_backend());
+  return v;
+}
 
 using gan::Act;
 using gan::DenseDesc;
@@ -183,65 +194,67 @@ TEST_CASE("dense: finite differences in double match dx, dW, db, dgamma, dbeta f
 }
 
 TEST_CASE("dense: the float forward matches a naive loop, with saved z/mean/rstd, running stats") {
-  auto be = gan::make_cpu_backend();
-  Rng rng(7);
-  const int rows = 7;
-  for (bool bn : {false, true})
-    for (Act act : kActs) {
-      const DenseDesc d = make_desc(5, 4, bn, act);
-      INFO("batchnorm=" << bn << " act=" << std::string(gan::act_name(act)));
-      DenseData<float> t(rng, d, rows);
-      const size_t n = size_t(rows) * d.out;
-      VecF y(n, kNaN), z(n, kNaN), mean(d.out, kNaN), rstd(d.out, kNaN);
-      VecF rm = random_vector<float>(rng, d.out), rv = random_vector<float>(rng, d.out, 0.5, 2);
-      const VecF rm0 = rm, rv0 = rv;
-      gan::DenseParams p{t.W.data(), t.b.data(), bn ? t.gamma.data() : nullptr,
-                         bn ? t.beta.data() : nullptr};
-      gan::BnStats rs{bn ? rm.data() : nullptr, bn ? rv.data() : nullptr};
-      gan::DenseSaved s{bn ? z.data() : nullptr, bn ? mean.data() : nullptr,
-                        bn ? rstd.data() : nullptr};
-      be->dense_forward(d, Mode::Train, rows, t.x.data(), p, rs, s, y.data());
+  for (const auto& [variant, be] : cpu_variants()) {
+    INFO("variant " << variant);
+    Rng rng(7);
+    const int rows = 7;
+    for (bool bn : {false, true})
+      for (Act act : kActs) {
+        const DenseDesc d = make_desc(5, 4, bn, act);
+        INFO("batchnorm=" << bn << " act=" << std::string(gan::act_name(act)));
+        DenseData<float> t(rng, d, rows);
+        const size_t n = size_t(rows) * d.out;
+        VecF y(n, kNaN), z(n, kNaN), mean(d.out, kNaN), rstd(d.out, kNaN);
+        VecF rm = random_vector<float>(rng, d.out), rv = random_vector<float>(rng, d.out, 0.5, 2);
+        const VecF rm0 = rm, rv0 = rv;
+        gan::DenseParams p{t.W.data(), t.b.data(), bn ? t.gamma.data() : nullptr,
+                           bn ? t.beta.data() : nullptr};
+        gan::BnStats rs{bn ? rm.data() : nullptr, bn ? rv.data() : nullptr};
+        gan::DenseSaved s{bn ? z.data() : nullptr, bn ? mean.data() : nullptr,
+                          bn ? rstd.data() : nullptr};
+        be->dense_forward(d, Mode::Train, rows, t.x.data(), p, rs, s, y.data());
 
-      // The naive computation, column by column, in double.
-      Vec zw(n), yw(n), mw(d.out), rw(d.out), rmw(d.out), rvw(d.out);
-      for (int r = 0; r < rows; ++r)
+        // The naive computation, column by column, in double.
+        Vec zw(n), yw(n), mw(d.out), rw(d.out), rmw(d.out), rvw(d.out);
+        for (int r = 0; r < rows; ++r)
+          for (int j = 0; j < d.out; ++j) {
+            double acc = t.b[j];
+            for (int k = 0; k < d.in; ++k) acc += double(t.x[r * d.in + k]) * t.W[j * d.in + k];
+            zw[r * d.out + j] = acc;
+          }
         for (int j = 0; j < d.out; ++j) {
-          double acc = t.b[j];
-          for (int k = 0; k < d.in; ++k) acc += double(t.x[r * d.in + k]) * t.W[j * d.in + k];
-          zw[r * d.out + j] = acc;
+          double sum = 0, sq = 0;
+          for (int r = 0; r < rows; ++r) sum += zw[r * d.out + j];
+          const double m = sum / rows;
+          for (int r = 0; r < rows; ++r) sq += (zw[r * d.out + j] - m) * (zw[r * d.out + j] - m);
+          const double var = sq / rows;
+          mw[j] = m;
+          rw[j] = 1.0 / std::sqrt(var + 1e-5);
+          rmw[j] = 0.9 * rm0[j] + 0.1 * m;
+          rvw[j] = 0.9 * rv0[j] + 0.1 * (sq / (rows - 1));
+          for (int r = 0; r < rows; ++r) {
+            const double zz = zw[r * d.out + j];
+            const double h = bn ? t.gamma[j] * (zz - m) / std::sqrt(var + 1e-5) + t.beta[j] : zz;
+            double out = h;
+            if (act == Act::ReLU) out = h > 0 ? h : 0.0;
+            if (act == Act::LeakyReLU) out = h > 0 ? h : 0.2 * h;
+            if (act == Act::Sigmoid) out = 1.0 / (1.0 + std::exp(-h));
+            yw[r * d.out + j] = out;
+          }
         }
-      for (int j = 0; j < d.out; ++j) {
-        double sum = 0, sq = 0;
-        for (int r = 0; r < rows; ++r) sum += zw[r * d.out + j];
-        const double m = sum / rows;
-        for (int r = 0; r < rows; ++r) sq += (zw[r * d.out + j] - m) * (zw[r * d.out + j] - m);
-        const double var = sq / rows;
-        mw[j] = m;
-        rw[j] = 1.0 / std::sqrt(var + 1e-5);
-        rmw[j] = 0.9 * rm0[j] + 0.1 * m;
-        rvw[j] = 0.9 * rv0[j] + 0.1 * (sq / (rows - 1));
-        for (int r = 0; r < rows; ++r) {
-          const double zz = zw[r * d.out + j];
-          const double h = bn ? t.gamma[j] * (zz - m) / std::sqrt(var + 1e-5) + t.beta[j] : zz;
-          double out = h;
-          if (act == Act::ReLU) out = h > 0 ? h : 0.0;
-          if (act == Act::LeakyReLU) out = h > 0 ? h : 0.2 * h;
-          if (act == Act::Sigmoid) out = 1.0 / (1.0 + std::exp(-h));
-          yw[r * d.out + j] = out;
+        check_close("y", y, yw, 2e-6, 1e-5);
+        if (bn) {
+          check_close("saved z", z, zw, 2e-6, 1e-5);
+          check_close("saved mean", mean, mw, 2e-6, 1e-5);
+          check_close("saved rstd", rstd, rw, 2e-6, 1e-5);
+          check_close("running_mean", rm, rmw, 2e-6, 1e-5);
+          check_close("running_var", rv, rvw, 2e-6, 1e-5);
+        } else {
+          CHECK(rm == rm0);  // untouched without BatchNorm (not even passed)
+          CHECK(all_nan(z));
         }
       }
-      check_close("y", y, yw, 2e-6, 1e-5);
-      if (bn) {
-        check_close("saved z", z, zw, 2e-6, 1e-5);
-        check_close("saved mean", mean, mw, 2e-6, 1e-5);
-        check_close("saved rstd", rstd, rw, 2e-6, 1e-5);
-        check_close("running_mean", rm, rmw, 2e-6, 1e-5);
-        check_close("running_var", rv, rvw, 2e-6, 1e-5);
-      } else {
-        CHECK(rm == rm0);  // untouched without BatchNorm (not even passed)
-        CHECK(all_nan(z));
-      }
-    }
+  }
 }
 
 TEST_CASE("dense: running statistics follow momentum with the unbiased variance (hand values)") {
@@ -267,49 +280,53 @@ TEST_CASE("dense: running statistics follow momentum with the unbiased variance 
   }
   // The hand numbers for momentum 0.1: 0.75 and 2.5.
   DenseDesc d = make_desc(1, 1, true, Act::None);
-  VecF y(3), z(3), mean(1), rstd(1), rm{0.5f}, rv{2.0f};
-  auto be = gan::make_cpu_backend();
-  be->dense_forward(d, Mode::Train, 3, x.data(),
-                    gan::DenseParams{W.data(), b.data(), gamma.data(), beta.data()},
-                    gan::BnStats{rm.data(), rv.data()},
-                    gan::DenseSaved{z.data(), mean.data(), rstd.data()}, y.data());
-  CHECK(rm[0] == doctest::Approx(0.75).epsilon(1e-6));
-  CHECK(rv[0] == doctest::Approx(2.5).epsilon(1e-6));
+  for (const auto& [variant, be] : cpu_variants()) {
+    INFO("variant " << variant);
+    VecF y(3), z(3), mean(1), rstd(1), rm{0.5f}, rv{2.0f};
+    be->dense_forward(d, Mode::Train, 3, x.data(),
+                      gan::DenseParams{W.data(), b.data(), gamma.data(), beta.data()},
+                      gan::BnStats{rm.data(), rv.data()},
+                      gan::DenseSaved{z.data(), mean.data(), rstd.data()}, y.data());
+    CHECK(rm[0] == doctest::Approx(0.75).epsilon(1e-6));
+    CHECK(rv[0] == doctest::Approx(2.5).epsilon(1e-6));
+  }
 }
 
 TEST_CASE("dense: eval mode normalises with the running statistics and leaves them alone") {
-  auto be = gan::make_cpu_backend();
-  const VecF x{1, 2, 6}, W{1}, b{0}, gamma{2};
-  for (float beta_v : {0.5f, -2.0f}) {
-    for (Act act : {Act::None, Act::ReLU}) {
-      INFO("beta=" << beta_v << " act=" << std::string(gan::act_name(act)));
-      const VecF beta{beta_v};
-      const DenseDesc d = make_desc(1, 1, true, act);
-      VecF y(3, kNaN), z(3, 123.f), mean{123.f}, rstd{123.f}, rm{0.75f}, rv{2.5f};
-      be->dense_forward(d, Mode::Eval, 3, x.data(),
-                        gan::DenseParams{W.data(), b.data(), gamma.data(), beta.data()},
-                        gan::BnStats{rm.data(), rv.data()},
-                        gan::DenseSaved{z.data(), mean.data(), rstd.data()}, y.data());
-      Vec want(3);
-      for (int r = 0; r < 3; ++r) {
-        const double h = 2.0 * (x[r] - 0.75) / std::sqrt(2.5 + 1e-5) + beta_v;
-        want[r] = act == Act::ReLU ? std::max(h, 0.0) : h;
+  for (const auto& [variant, be] : cpu_variants()) {
+    INFO("variant " << variant);
+    const VecF x{1, 2, 6}, W{1}, b{0}, gamma{2};
+    for (float beta_v : {0.5f, -2.0f}) {
+      for (Act act : {Act::None, Act::ReLU}) {
+        INFO("beta=" << beta_v << " act=" << std::string(gan::act_name(act)));
+        const VecF beta{beta_v};
+        const DenseDesc d = make_desc(1, 1, true, act);
+        VecF y(3, kNaN), z(3, 123.f), mean{123.f}, rstd{123.f}, rm{0.75f}, rv{2.5f};
+        be->dense_forward(d, Mode::Eval, 3, x.data(),
+                          gan::DenseParams{W.data(), b.data(), gamma.data(), beta.data()},
+                          gan::BnStats{rm.data(), rv.data()},
+                          gan::DenseSaved{z.data(), mean.data(), rstd.data()}, y.data());
+        Vec want(3);
+        for (int r = 0; r < 3; ++r) {
+          const double h = 2.0 * (x[r] - 0.75) / std::sqrt(2.5 + 1e-5) + beta_v;
+          want[r] = act == Act::ReLU ? std::max(h, 0.0) : h;
+        }
+        check_close("y", y, want, 1e-6, 1e-6);
+        CHECK(rm[0] == 0.75f);
+        CHECK(rv[0] == 2.5f);
+        CHECK(z == VecF(3, 123.f));
+        CHECK(mean[0] == 123.f);
+        CHECK(rstd[0] == 123.f);
       }
-      check_close("y", y, want, 1e-6, 1e-6);
-      CHECK(rm[0] == 0.75f);
-      CHECK(rv[0] == 2.5f);
-      CHECK(z == VecF(3, 123.f));
-      CHECK(mean[0] == 123.f);
-      CHECK(rstd[0] == 123.f);
     }
+    // One row is fine in eval mode.
+    VecF y1{kNaN}, rm{0.75f}, rv{2.5f};
+    const VecF beta{0.5f};
+    be->dense_forward(make_desc(1, 1, true, Act::None), Mode::Eval, 1, x.data(),
+                      gan::DenseParams{W.data(), b.data(), gamma.data(), beta.data()},
+                      gan::BnStats{rm.data(), rv.data()}, gan::DenseSaved{}, y1.data());
+    CHECK(y1[0] == doctest::Approx(2.0 * 0.25 / std::sqrt(2.5 + 1e-5) + 0.5).epsilon(1e-6));
   }
-  // One row is fine in eval mode.
-  VecF y1{kNaN}, rm{0.75f}, rv{2.5f};
-  const VecF beta{0.5f};
-  be->dense_forward(make_desc(1, 1, true, Act::None), Mode::Eval, 1, x.data(),
-                    gan::DenseParams{W.data(), b.data(), gamma.data(), beta.data()},
-                    gan::BnStats{rm.data(), rv.data()}, gan::DenseSaved{}, y1.data());
-  CHECK(y1[0] == doctest::Approx(2.0 * 0.25 / std::sqrt(2.5 + 1e-5) + 0.5).epsilon(1e-6));
 }
 
 TEST_CASE("dense: training-mode BatchNorm refuses fewer than 2 rows") {
@@ -351,88 +368,92 @@ TEST_CASE("dense: training-mode BatchNorm refuses fewer than 2 rows") {
 }
 
 TEST_CASE("dense: the float backend's backward matches the double reference, deterministically") {
-  auto be = gan::make_cpu_backend();
-  Rng rng(99);
-  const int rows = 7;
-  for (bool bn : {false, true})
-    for (Act act : kActs) {
-      const DenseDesc d = make_desc(5, 4, bn, act);
-      INFO("batchnorm=" << bn << " act=" << std::string(gan::act_name(act)));
-      DenseData<double> td = draw_kink_free(rng, d, rows);
-      DenseData<float> tf;
-      auto to_f = [](const Vec& v) { return VecF(v.begin(), v.end()); };
-      tf.x = to_f(td.x); tf.W = to_f(td.W); tf.b = to_f(td.b);
-      tf.gamma = to_f(td.gamma); tf.beta = to_f(td.beta); tf.dy = to_f(td.dy);
-      // The double reference starts from the float-rounded data.
-      auto to_d = [](const VecF& v) { return Vec(v.begin(), v.end()); };
-      td.x = to_d(tf.x); td.W = to_d(tf.W); td.b = to_d(tf.b);
-      td.gamma = to_d(tf.gamma); td.beta = to_d(tf.beta); td.dy = to_d(tf.dy);
-      Grads want;
-      analytic_grads<double>(d, rows, td, true, true, &want.dx, &want.dW, &want.db, &want.dgamma,
-                             &want.dbeta);
+  for (const auto& [variant, be] : cpu_variants()) {
+    INFO("variant " << variant);
+    Rng rng(99);
+    const int rows = 7;
+    for (bool bn : {false, true})
+      for (Act act : kActs) {
+        const DenseDesc d = make_desc(5, 4, bn, act);
+        INFO("batchnorm=" << bn << " act=" << std::string(gan::act_name(act)));
+        DenseData<double> td = draw_kink_free(rng, d, rows);
+        DenseData<float> tf;
+        auto to_f = [](const Vec& v) { return VecF(v.begin(), v.end()); };
+        tf.x = to_f(td.x); tf.W = to_f(td.W); tf.b = to_f(td.b);
+        tf.gamma = to_f(td.gamma); tf.beta = to_f(td.beta); tf.dy = to_f(td.dy);
+        // The double reference starts from the float-rounded data.
+        auto to_d = [](const VecF& v) { return Vec(v.begin(), v.end()); };
+        td.x = to_d(tf.x); td.W = to_d(tf.W); td.b = to_d(tf.b);
+        td.gamma = to_d(tf.gamma); td.beta = to_d(tf.beta); td.dy = to_d(tf.dy);
+        Grads want;
+        analytic_grads<double>(d, rows, td, true, true, &want.dx, &want.dW, &want.db, &want.dgamma,
+                               &want.dbeta);
 
-      const size_t n = size_t(rows) * d.out;
-      VecF results[2][5];
-      for (int run = 0; run < 2; ++run) {
-        VecF y(n, kNaN), z(n, kNaN), mean(d.out, kNaN), rstd(d.out, kNaN);
-        VecF rm(d.out, 0.f), rv(d.out, 1.f);
-        gan::DenseParams p{tf.W.data(), tf.b.data(), bn ? tf.gamma.data() : nullptr,
-                           bn ? tf.beta.data() : nullptr};
-        gan::DenseSaved s{bn ? z.data() : nullptr, bn ? mean.data() : nullptr,
-                          bn ? rstd.data() : nullptr};
-        be->dense_forward(d, Mode::Train, rows, tf.x.data(), p,
-                          gan::BnStats{bn ? rm.data() : nullptr, bn ? rv.data() : nullptr}, s,
-                          y.data());
-        VecF dy = tf.dy, dx(size_t(rows) * d.in, kNaN), dW(size_t(d.out) * d.in, kNaN);
-        VecF db(d.out, kNaN), dgamma(d.out, kNaN), dbeta(d.out, kNaN);
-        gan::DenseGrads g{dW.data(), db.data(), bn ? dgamma.data() : nullptr,
-                          bn ? dbeta.data() : nullptr};
-        be->dense_backward(d, rows, tf.x.data(), p, s, y.data(), dy.data(), g, dx.data());
-        results[run][0] = dx; results[run][1] = dW; results[run][2] = db;
-        results[run][3] = dgamma; results[run][4] = dbeta;
+        const size_t n = size_t(rows) * d.out;
+        VecF results[2][5];
+        for (int run = 0; run < 2; ++run) {
+          VecF y(n, kNaN), z(n, kNaN), mean(d.out, kNaN), rstd(d.out, kNaN);
+          VecF rm(d.out, 0.f), rv(d.out, 1.f);
+          gan::DenseParams p{tf.W.data(), tf.b.data(), bn ? tf.gamma.data() : nullptr,
+                             bn ? tf.beta.data() : nullptr};
+          gan::DenseSaved s{bn ? z.data() : nullptr, bn ? mean.data() : nullptr,
+                            bn ? rstd.data() : nullptr};
+          be->dense_forward(d, Mode::Train, rows, tf.x.data(), p,
+                            gan::BnStats{bn ? rm.data() : nullptr, bn ? rv.data() : nullptr}, s,
+                            y.data());
+          VecF dy = tf.dy, dx(size_t(rows) * d.in, kNaN), dW(size_t(d.out) * d.in, kNaN);
+          VecF db(d.out, kNaN), dgamma(d.out, kNaN), dbeta(d.out, kNaN);
+          gan::DenseGrads g{dW.data(), db.data(), bn ? dgamma.data() : nullptr,
+                            bn ? dbeta.data() : nullptr};
+          be->dense_backward(d, rows, tf.x.data(), p, s, y.data(), dy.data(), g, dx.data());
+          results[run][0] = dx; results[run][1] = dW; results[run][2] = db;
+          results[run][3] = dgamma; results[run][4] = dbeta;
+        }
+        const VecF* got = results[0];
+        check_close("dx", got[0], want.dx, 1e-5, 1e-4);
+        check_close("dW", got[1], want.dW, 1e-5, 1e-4);
+        check_close("db", got[2], want.db, 1e-5, 1e-4);
+        if (bn) {
+          check_close("dgamma", got[3], want.dgamma, 1e-5, 1e-4);
+          check_close("dbeta", got[4], want.dbeta, 1e-5, 1e-4);
+        }
+        for (int k = 0; k < 5; ++k)
+          CHECK(std::memcmp(results[0][k].data(), results[1][k].data(),
+                            results[0][k].size() * sizeof(float)) == 0);
       }
-      const VecF* got = results[0];
-      check_close("dx", got[0], want.dx, 1e-5, 1e-4);
-      check_close("dW", got[1], want.dW, 1e-5, 1e-4);
-      check_close("db", got[2], want.db, 1e-5, 1e-4);
-      if (bn) {
-        check_close("dgamma", got[3], want.dgamma, 1e-5, 1e-4);
-        check_close("dbeta", got[4], want.dbeta, 1e-5, 1e-4);
-      }
-      for (int k = 0; k < 5; ++k)
-        CHECK(std::memcmp(results[0][k].data(), results[1][k].data(),
-                          results[0][k].size() * sizeof(float)) == 0);
-    }
+  }
 }
 
 TEST_CASE("dense: the bias gradient of a BatchNorm layer is ~0, that of a plain layer is not") {
-  auto be = gan::make_cpu_backend();
-  Rng rng(11);
-  const int rows = 9;
-  for (bool bn : {true, false}) {
-    INFO("batchnorm=" << bn);
-    const DenseDesc d = make_desc(6, 5, bn, Act::LeakyReLU);
-    DenseData<float> t(rng, d, rows);
-    const size_t n = size_t(rows) * d.out;
-    VecF y(n), z(n), mean(d.out), rstd(d.out), rm(d.out, 0.f), rv(d.out, 1.f);
-    gan::DenseParams p{t.W.data(), t.b.data(), bn ? t.gamma.data() : nullptr,
-                       bn ? t.beta.data() : nullptr};
-    gan::DenseSaved s{bn ? z.data() : nullptr, bn ? mean.data() : nullptr,
-                      bn ? rstd.data() : nullptr};
-    be->dense_forward(d, Mode::Train, rows, t.x.data(), p,
-                      gan::BnStats{bn ? rm.data() : nullptr, bn ? rv.data() : nullptr}, s,
-                      y.data());
-    VecF dx(size_t(rows) * d.in), dW(size_t(d.out) * d.in), db(d.out, kNaN), dgamma(d.out),
-        dbeta(d.out);
-    be->dense_backward(d, rows, t.x.data(), p, s, y.data(), t.dy.data(),
-                       gan::DenseGrads{dW.data(), db.data(), bn ? dgamma.data() : nullptr,
-                                       bn ? dbeta.data() : nullptr},
-                       dx.data());
-    double largest = 0;
-    for (float v : db) largest = std::max(largest, double(std::abs(v)));
-    if (bn)
-      CHECK(largest < 1e-5);
-    else
-      CHECK(largest > 1e-2);
+  for (const auto& [variant, be] : cpu_variants()) {
+    INFO("variant " << variant);
+    Rng rng(11);
+    const int rows = 9;
+    for (bool bn : {true, false}) {
+      INFO("batchnorm=" << bn);
+      const DenseDesc d = make_desc(6, 5, bn, Act::LeakyReLU);
+      DenseData<float> t(rng, d, rows);
+      const size_t n = size_t(rows) * d.out;
+      VecF y(n), z(n), mean(d.out), rstd(d.out), rm(d.out, 0.f), rv(d.out, 1.f);
+      gan::DenseParams p{t.W.data(), t.b.data(), bn ? t.gamma.data() : nullptr,
+                         bn ? t.beta.data() : nullptr};
+      gan::DenseSaved s{bn ? z.data() : nullptr, bn ? mean.data() : nullptr,
+                        bn ? rstd.data() : nullptr};
+      be->dense_forward(d, Mode::Train, rows, t.x.data(), p,
+                        gan::BnStats{bn ? rm.data() : nullptr, bn ? rv.data() : nullptr}, s,
+                        y.data());
+      VecF dx(size_t(rows) * d.in), dW(size_t(d.out) * d.in), db(d.out, kNaN), dgamma(d.out),
+          dbeta(d.out);
+      be->dense_backward(d, rows, t.x.data(), p, s, y.data(), t.dy.data(),
+                         gan::DenseGrads{dW.data(), db.data(), bn ? dgamma.data() : nullptr,
+                                         bn ? dbeta.data() : nullptr},
+                         dx.data());
+      double largest = 0;
+      for (float v : db) largest = std::max(largest, double(std::abs(v)));
+      if (bn)
+        CHECK(largest < 1e-5);
+      else
+        CHECK(largest > 1e-2);
+    }
   }
 }
