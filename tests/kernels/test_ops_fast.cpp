@@ -201,7 +201,8 @@ TEST_CASE("gemm_fast: every instruction set this CPU has, every transpose, awkwa
 TEST_CASE("gemm_parallel: each piece of kPiece columns (N >= M) or rows is one gemm_fast") {
   // The documented cut, computed piece by piece with the single-threaded product: bit for bit
   // what gemm_parallel gives on any thread count. The shapes cut C into several pieces, along
-  // N and along M, with and without a short last piece, for every transpose.
+  // N and along M, with and without a short last piece, for every transpose; with K in the
+  // hundreds, cutting along the other dimension would round differently (small K does not).
   using gan::cpu::kPiece;
   Rng rng(11);
   const gan::cpu::GemmIsa isa = gan::cpu::gemm_best_isa();
