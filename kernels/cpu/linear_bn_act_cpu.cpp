@@ -11,6 +11,16 @@
 
 namespace gan::cpu {
 
+void check_forward_rows(const DenseDesc& d, Mode mode, int rows) {
+  if (d.batchnorm && mode == Mode::Train)
+    GAN_CHECK(rows >= 2, "BatchNorm in training mode needs at least 2 rows");
+}
+
+void check_backward_rows(const DenseDesc& d, int rows) {
+  GAN_CHECK(rows >= (d.batchnorm ? 2 : 0),
+            "dense backward: " << rows << " rows (BatchNorm needs at least 2)");
+}
+
 template <typename T>
 T activate(Act a, T h, float slope) {
   switch (a) {
@@ -38,7 +48,7 @@ void dense_forward(const DenseDesc& d, Mode mode, int rows, const T* x, const De
                    T* y) {
   const int in = d.in, out = d.out;
   const bool bn_train = d.batchnorm && mode == Mode::Train;
-  if (bn_train) GAN_CHECK(rows >= 2, "BatchNorm in training mode needs at least 2 rows");
+  check_forward_rows(d, mode, rows);
   T* z = bn_train ? p.z : y;  // without batch statistics, z is built in place in y
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < out; ++j) z[size_t(r) * out + j] = p.b[j];
@@ -85,8 +95,7 @@ void dense_forward(const DenseDesc& d, Mode mode, int rows, const T* x, const De
 template <typename T>
 void dense_backward(const DenseDesc& d, int rows, const T* x, const DenseRef<T>& p, const T* y,
                     T* dy, const DenseGradRef<T>& g, T* dx) {
-  GAN_CHECK(rows >= (d.batchnorm ? 2 : 0),
-            "dense backward: " << rows << " rows (BatchNorm needs at least 2)");
+  check_backward_rows(d, rows);
   const int in = d.in, out = d.out;
   for (size_t i = 0; i < size_t(rows) * out; ++i)
     dy[i] *= activation_grad_from_output<T>(d.act, y[i], d.slope);

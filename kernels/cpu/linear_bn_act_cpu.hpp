@@ -50,6 +50,11 @@ template <typename T>
 void dense_backward(const DenseDesc& d, int rows, const T* x, const DenseRef<T>& p, const T* y,
                     T* dy, const DenseGradRef<T>& g, T* dx);
 
+// The row counts both CPU variants refuse (the CUDA backend refuses the same): BatchNorm in
+// training mode needs the batch statistics of at least 2 rows, forward and backward.
+void check_forward_rows(const DenseDesc& d, Mode mode, int rows);
+void check_backward_rows(const DenseDesc& d, int rows);
+
 template <typename T>
 T activate(Act a, T h, float slope);
 // d act / d h, expressed through the output y = act(h).

@@ -221,7 +221,7 @@ void dense_forward_fast(ThreadPool& pool, GemmIsa isa, const DenseDesc& d, Mode 
                         const float* x, const DenseRef<float>& p, float* y,
                         const DropoutDraw* drop) {
   const bool bn_train = d.batchnorm && mode == Mode::Train;
-  if (bn_train) GAN_CHECK(rows >= 2, "BatchNorm in training mode needs at least 2 rows");
+  check_forward_rows(d, mode, rows);
   GAN_CHECK(!drop || !d.batchnorm, "dropout follows layers without BatchNorm");
   if (rows <= 0) return;
   isa = gemm_resolve_isa(isa);
@@ -240,8 +240,7 @@ void dense_backward_fast(ThreadPool& pool, GemmIsa isa, const DenseDesc& d, int 
                          const DenseGradRef<float>& g, float* dx, const DropoutDraw* drop) {
   // No early return for 0 rows: the gradients are then sums over no rows, written as zeros
   // like the reference's.
-  GAN_CHECK(rows >= (d.batchnorm ? 2 : 0),
-            "dense backward: " << rows << " rows (BatchNorm needs at least 2)");
+  check_backward_rows(d, rows);
   GAN_CHECK(!drop || !d.batchnorm, "dropout follows layers without BatchNorm");
   isa = gemm_resolve_isa(isa);
   for_each_piece(pool, d.out, kPiece, [&](int c0, int c1) {
